@@ -1,0 +1,28 @@
+"""neurona: neural networks and backpropagation on a small NumPy autograd engine.
+
+Quick tour::
+
+    import neurona
+    x = neurona.tensor([[1.0, 2.0]], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()            # x.grad == [[2., 4.]]
+
+See ``neurona.nn`` (modules, losses, init), ``neurona.optim`` (optimizers, schedules),
+``neurona.functional`` (every op as a function) and ``neurona.gradcheck``.
+"""
+
+import numpy as _np
+
+from .tensor import Tensor, tensor, set_default_dtype, get_default_dtype
+from .autograd import no_grad, enable_grad, is_grad_enabled
+from .random import manual_seed, default_generator
+from . import functional
+from .gradcheck import gradcheck, GradcheckError
+from .factories import zeros, ones, full, zeros_like, ones_like, randn, rand, arange, eye
+from . import nn, optim
+
+float32 = _np.float32
+float64 = _np.float64
+int64 = _np.int64
+
+__version__ = "0.1.0"

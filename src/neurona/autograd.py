@@ -1,0 +1,228 @@
+"""Reverse-mode automatic differentiation.
+
+Every differentiable operation is a :class:`Function` subclass with ``forward`` and
+``backward`` side by side (see ``neurona/ops``). Calling ``Function.apply`` on tensors
+runs ``forward`` on their NumPy arrays and, when gradients are wanted, records the
+function instance as the ``_ctx`` of the result: the instance *is* the graph node and
+keeps whatever ``forward`` saved for the backward pass.
+
+``backward(root)`` sorts the recorded graph topologically without recursion, walks it
+from the root to the leaves calling each node's ``backward`` exactly once with the sum
+of the gradients flowing into it, accumulates into ``.grad`` of leaves, and frees each
+node's saved arrays as soon as it has been used (unless ``retain_graph=True``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True when operations record a graph for backward."""
+    return _grad_enabled
+
+
+@contextlib.contextmanager
+def _set_grad(mode: bool):
+    global _grad_enabled
+    previous = _grad_enabled
+    _grad_enabled = mode
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+class no_grad(contextlib.ContextDecorator):
+    """Context manager / decorator: operations inside record no graph (inference)."""
+
+    def __enter__(self):
+        global _grad_enabled
+        self._previous = _grad_enabled
+        _grad_enabled = False
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._previous
+        return False
+
+
+class enable_grad(no_grad):
+    """Context manager / decorator: turn graph recording back on inside ``no_grad``."""
+
+    def __enter__(self):
+        global _grad_enabled
+        self._previous = _grad_enabled
+        _grad_enabled = True
+        return self
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Undo NumPy broadcasting: sum ``grad`` down to ``shape``.
+
+    If ``x`` of shape ``shape`` was broadcast to ``grad.shape`` in the forward pass, every
+    element of ``x`` was used once per copy, so its gradient is the sum over the copies:
+    leading axes that broadcasting added are summed away, and axes where ``x`` had size 1
+    are summed with ``keepdims``. This is the one place broadcasting is undone.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+class Function:
+    """One differentiable operation and, once applied, one node of the graph.
+
+    Subclasses implement::
+
+        def forward(self, *arrays, **options) -> np.ndarray
+        def backward(self, grad) -> np.ndarray | tuple[np.ndarray | None, ...]
+
+    ``forward`` receives NumPy arrays (or Python scalars for non-tensor arguments) in the
+    order given to ``apply`` and may store on ``self`` what ``backward`` needs.
+    ``backward`` receives dL/d(output) and returns dL/d(input) for each positional input
+    (a single array when there is one input); ``None`` where an input needs no gradient.
+    ``self.needs_input_grad[i]`` tells whether input ``i`` wants one, so work can be skipped.
+    """
+
+    __slots__ = ("parents", "needs_input_grad", "__dict__")
+
+    @classmethod
+    def apply(cls, *inputs, **options):
+        ctx = cls()
+        arrays = []
+        needs = []
+        any_grad = False
+        for x in inputs:
+            if isinstance(x, Tensor):
+                arrays.append(x.data)
+                needs.append(x.requires_grad)
+                any_grad = any_grad or x.requires_grad
+            else:
+                arrays.append(x)
+                needs.append(False)
+        track = any_grad and _grad_enabled
+        ctx.needs_input_grad = needs
+        out = ctx.forward(*arrays, **options)
+        result = Tensor._wrap(out, track)
+        if track:
+            ctx.parents = inputs
+            result._ctx = ctx
+        return result
+
+    def forward(self, *args, **kwargs):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def backward(self, grad):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"<{type(self).__name__} node>"
+
+
+def _toposort(root):
+    """Tensors reachable from ``root`` that require grad, root first, leaves last."""
+    order = []
+    visited = set()
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        ctx = node._ctx
+        if ctx is None:
+            continue
+        if ctx.parents is None:
+            raise RuntimeError(
+                f"backward through a graph that was already freed (at {type(ctx).__name__}); "
+                "call backward(retain_graph=True) the first time if you need to run it twice")
+        for p in ctx.parents:
+            if isinstance(p, Tensor) and p.requires_grad and id(p) not in visited:
+                stack.append((p, False))
+    order.reverse()
+    return order
+
+
+def backward(root, grad=None, retain_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+    ``grad`` is dL/d(root); it may be omitted only when ``root`` has one element (then 1).
+    """
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward() on a tensor that does not require grad: no input of the computation "
+            "had requires_grad=True (or it ran under no_grad())")
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward() without a gradient needs a scalar output, got shape {root.shape}; "
+                "reduce it first (e.g. loss.sum()) or pass grad= with that shape")
+        grad = np.ones_like(root.data)
+    else:
+        grad = grad.data if isinstance(grad, Tensor) else grad
+        grad = np.asarray(grad, dtype=root.data.dtype)
+        if grad.shape != root.shape:
+            raise ValueError(f"backward(grad=...) needs shape {root.shape}, got {grad.shape}")
+
+    order = _toposort(root)
+    # id(tensor) -> [gradient array, whether we own it (may add into it in place)]
+    grads = {id(root): [grad, False]}
+    for node in order:
+        entry = grads.pop(id(node), None)
+        if entry is None:
+            continue
+        g, owned = entry
+        ctx = node._ctx
+        if ctx is None or node._retains_grad:
+            _accumulate_leaf(node, g, owned)
+            if ctx is None:
+                continue
+        in_grads = ctx.backward(g)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        for parent, need, pg in zip(ctx.parents, ctx.needs_input_grad, in_grads):
+            if not need or pg is None:
+                continue
+            slot = grads.get(id(parent))
+            if slot is None:
+                grads[id(parent)] = [pg, False]
+            elif slot[1]:
+                slot[0] += pg
+            else:
+                slot[0] = slot[0] + pg
+                slot[1] = True
+        if not retain_graph:
+            ctx.parents = None
+            ctx.__dict__.clear()
+
+
+def _accumulate_leaf(t, g, owned):
+    if g.dtype != t.data.dtype:
+        g = g.astype(t.data.dtype)
+        owned = True
+    if g.shape != t.data.shape:  # e.g. a 0-d grad for a 0-d tensor stored as shape ()
+        g = np.broadcast_to(g, t.data.shape)
+        owned = False
+    if t.grad is None:
+        t.grad = g if owned else g.copy()
+    else:
+        t.grad += g
+
+
+from .tensor import Tensor  # noqa: E402  (circular: Tensor uses Function)

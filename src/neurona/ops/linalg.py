@@ -1,0 +1,73 @@
+"""Matrix products: ``matmul`` (batched, broadcasting) and the fused ``linear``."""
+
+import numpy as np
+
+from ..autograd import Function, unbroadcast
+
+__all__ = ["matmul", "linear"]
+
+
+class MatMul(Function):
+    """C = A @ B with NumPy's matmul rules (1-D operands, batch broadcasting).
+
+    dL/dA = G @ B^T and dL/dB = A^T @ G on the last two axes, then unbroadcast batches.
+    """
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return np.matmul(a, b)
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        a2 = a[None, :] if a.ndim == 1 else a        # (k,) -> (1, k)
+        b2 = b[:, None] if b.ndim == 1 else b        # (k,) -> (k, 1)
+        g2 = g
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
+            ga = unbroadcast(ga, a2.shape).reshape(a.shape)
+        if self.needs_input_grad[1]:
+            gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
+            gb = unbroadcast(gb, b2.shape).reshape(b.shape)
+        return ga, gb
+
+
+class Linear(Function):
+    """y = x @ W^T + b for x of shape (N, in), W (out, in), b (out,) or None.
+
+    dL/dx = G @ W, dL/dW = G^T @ x, dL/db = sum_n G. Inputs with more leading axes
+    are flattened to two dimensions for the backward products.
+    """
+
+    def forward(self, x, w, b=None):
+        self.x, self.w = x, w
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, g):
+        x, w = self.x, self.w
+        g2 = g.reshape(-1, g.shape[-1])
+        gx = (g @ w) if self.needs_input_grad[0] else None
+        gw = (g2.T @ x.reshape(-1, x.shape[-1])) if self.needs_input_grad[1] else None
+        gb = None
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+            gb = g2.sum(axis=0)
+        return gx, gw, gb
+
+
+def matmul(input, other):
+    """Matrix product with NumPy/PyTorch semantics (batched and broadcast)."""
+    return MatMul.apply(input, other)
+
+
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias`` (PyTorch's ``F.linear``): input (*, in), weight (out, in)."""
+    if bias is None:
+        return Linear.apply(input, weight)
+    return Linear.apply(input, weight, bias)

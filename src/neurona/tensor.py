@@ -1,0 +1,382 @@
+"""The Tensor: an ndarray plus what backprop needs.
+
+``Tensor.data`` is a NumPy array (float32 unless asked otherwise), ``.grad`` the
+accumulated gradient (a NumPy array of the same shape, or None), ``._ctx`` the
+:class:`~neurona.autograd.Function` node that produced it (None for leaves).
+Arithmetic, reductions and the rest are thin methods over ``neurona.functional``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_default_dtype = np.dtype(np.float32)
+
+
+def set_default_dtype(dtype) -> None:
+    """Set the float dtype used for Python numbers and lists (float32 or float64)."""
+    global _default_dtype
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"default dtype must be float32 or float64, got {dtype}")
+    _default_dtype = dtype
+
+
+def get_default_dtype() -> np.dtype:
+    return _default_dtype
+
+
+def _as_array(data, dtype=None) -> np.ndarray:
+    """Convert ``data`` to an ndarray with PyTorch's dtype rules.
+
+    Python floats/lists -> the default float dtype; NumPy arrays keep their dtype except
+    that float16 is promoted; bools and integers stay as they are (labels, masks).
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.asarray(data, dtype=np.dtype(dtype))
+    if isinstance(data, np.ndarray):
+        if data.dtype == np.float16:
+            return data.astype(_default_dtype)
+        return data
+    arr = np.asarray(data)
+    if arr.dtype.kind == "f":
+        arr = arr.astype(_default_dtype, copy=False)
+    elif arr.dtype.kind not in "biu":
+        raise TypeError(f"cannot make a tensor from data of dtype {arr.dtype}")
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that can record operations for reverse-mode autodiff.
+
+    Args:
+        data: array-like. Python numbers/lists become the default float dtype (float32);
+            a NumPy array keeps its dtype (as ``torch.tensor`` does).
+        requires_grad: record operations on this tensor so ``backward()`` fills ``.grad``.
+        dtype: force a dtype, e.g. ``np.float64`` for gradient checking.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "name", "__weakref__")
+    __array_ufunc__ = None  # make ``ndarray + Tensor`` call Tensor.__radd__
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        self.data = _as_array(data, dtype)
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"only float tensors can require gradients, got dtype {self.data.dtype}")
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._ctx = None
+        self._retains_grad = False
+        self.name = None
+
+    @classmethod
+    def _wrap(cls, array, requires_grad):
+        """Fast constructor for op results (no dtype conversion)."""
+        t = object.__new__(Tensor)
+        t.data = array if isinstance(array, np.ndarray) else np.asarray(array)
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._ctx = None
+        t._retains_grad = False
+        t.name = None
+        return t
+
+    # ---- basic properties ---------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def T(self) -> "Tensor":
+        return _F.permute(self, tuple(reversed(range(self.data.ndim))))
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    def size(self, dim=None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared memory, like ``torch.Tensor.numpy``)."""
+        return self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError(f"truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ""
+        if self.data.dtype != _default_dtype:
+            extra += f", dtype={self.data.dtype}"
+        if self._ctx is not None:
+            extra += f", grad_fn=<{type(self._ctx).__name__}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    # ---- autograd -----------------------------------------------------------------
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Backpropagate from this tensor; see :func:`neurona.autograd.backward`."""
+        _backward(self, grad, retain_graph)
+
+    def detach(self) -> "Tensor":
+        """The same data (shared memory) cut off from the graph."""
+        return Tensor._wrap(self.data, False)
+
+    def requires_grad_(self, mode: bool = True) -> "Tensor":
+        if mode and self.data.dtype.kind != "f":
+            raise TypeError(f"only float tensors can require gradients, got {self.data.dtype}")
+        self.requires_grad = mode
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        self._retains_grad = True
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # ---- dtype --------------------------------------------------------------------
+    def to(self, dtype) -> "Tensor":
+        return _F.cast(self, dtype)
+
+    astype = to
+
+    def float(self) -> "Tensor":
+        return _F.cast(self, np.float32)
+
+    def double(self) -> "Tensor":
+        return _F.cast(self, np.float64)
+
+    def long(self) -> "Tensor":
+        return Tensor._wrap(self.data.astype(np.int64), False)
+
+    def clone(self) -> "Tensor":
+        return _F.cast(self, self.data.dtype, copy=True)
+
+    # ---- arithmetic ---------------------------------------------------------------
+    def __add__(self, other):
+        return _F.add(self, other)
+
+    def __radd__(self, other):
+        return _F.add(other, self)
+
+    def __sub__(self, other):
+        return _F.sub(self, other)
+
+    def __rsub__(self, other):
+        return _F.sub(other, self)
+
+    def __mul__(self, other):
+        return _F.mul(self, other)
+
+    def __rmul__(self, other):
+        return _F.mul(other, self)
+
+    def __truediv__(self, other):
+        return _F.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _F.div(other, self)
+
+    def __pow__(self, other):
+        return _F.pow(self, other)
+
+    def __rpow__(self, other):
+        return _F.pow(other, self)
+
+    def __neg__(self):
+        return _F.neg(self)
+
+    def __matmul__(self, other):
+        return _F.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _F.matmul(other, self)
+
+    def __getitem__(self, index):
+        return _F.getitem(self, index)
+
+    # comparisons give boolean tensors outside the graph
+    def _compare(self, other, op):
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor._wrap(op(self.data, other), False)
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
+    def eq(self, other):
+        return self._compare(other, np.equal)
+
+    def ne(self, other):
+        return self._compare(other, np.not_equal)
+
+    __hash__ = object.__hash__  # tensors are hashable by identity, as in PyTorch
+
+    def argmax(self, dim=None, keepdim=False):
+        return Tensor._wrap(np.argmax(self.data, axis=dim, keepdims=keepdim), False)
+
+    def argmin(self, dim=None, keepdim=False):
+        return Tensor._wrap(np.argmin(self.data, axis=dim, keepdims=keepdim), False)
+
+    # ---- elementwise functions ----------------------------------------------------
+    def add(self, other):
+        return _F.add(self, other)
+
+    def sub(self, other):
+        return _F.sub(self, other)
+
+    def mul(self, other):
+        return _F.mul(self, other)
+
+    def div(self, other):
+        return _F.div(self, other)
+
+    def neg(self):
+        return _F.neg(self)
+
+    def exp(self):
+        return _F.exp(self)
+
+    def log(self):
+        return _F.log(self)
+
+    def sqrt(self):
+        return _F.sqrt(self)
+
+    def abs(self):
+        return _F.abs(self)
+
+    def sigmoid(self):
+        return _F.sigmoid(self)
+
+    def tanh(self):
+        return _F.tanh(self)
+
+    def relu(self):
+        return _F.relu(self)
+
+    def leaky_relu(self, negative_slope=0.01):
+        return _F.leaky_relu(self, negative_slope)
+
+    def maximum(self, other):
+        return _F.maximum(self, other)
+
+    def minimum(self, other):
+        return _F.minimum(self, other)
+
+    def clip(self, min=None, max=None):
+        return _F.clip(self, min, max)
+
+    clamp = clip
+
+    # ---- reductions ---------------------------------------------------------------
+    def sum(self, dim=None, keepdim=False):
+        return _F.sum(self, dim, keepdim)
+
+    def mean(self, dim=None, keepdim=False):
+        return _F.mean(self, dim, keepdim)
+
+    def max(self, dim=None, keepdim=False):
+        return _F.max(self, dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        return _F.min(self, dim, keepdim)
+
+    def logsumexp(self, dim, keepdim=False):
+        return _F.logsumexp(self, dim, keepdim)
+
+    def softmax(self, dim):
+        return _F.softmax(self, dim)
+
+    def log_softmax(self, dim):
+        return _F.log_softmax(self, dim)
+
+    # ---- shape --------------------------------------------------------------------
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _F.reshape(self, shape)
+
+    view = reshape
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return _F.flatten(self, start_dim, end_dim)
+
+    def permute(self, *dims):
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        return _F.permute(self, dims)
+
+    def transpose(self, dim0, dim1):
+        return _F.transpose(self, dim0, dim1)
+
+    def matmul(self, other):
+        return _F.matmul(self, other)
+
+    def gather(self, dim, index):
+        return _F.gather(self, dim, index)
+
+    def unsqueeze(self, dim):
+        return _F.unsqueeze(self, dim)
+
+    def squeeze(self, dim=None):
+        return _F.squeeze(self, dim)
+
+
+def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Make a tensor, as ``torch.tensor``: see :class:`Tensor` for the dtype rules."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+from .autograd import backward as _backward  # noqa: E402
+from . import functional as _F  # noqa: E402
