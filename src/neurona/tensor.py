@@ -254,11 +254,14 @@ class Tensor:
     def __ge__(self, other):
         return self._compare(other, np.greater_equal)
 
-    def eq(self, other):
+    def __eq__(self, other):  # elementwise, as in PyTorch (use `is` for identity)
         return self._compare(other, np.equal)
 
-    def ne(self, other):
+    def __ne__(self, other):
         return self._compare(other, np.not_equal)
+
+    eq = __eq__
+    ne = __ne__
 
     __hash__ = object.__hash__  # tensors are hashable by identity, as in PyTorch
 

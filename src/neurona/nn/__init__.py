@@ -1,1 +1,35 @@
-"""(being written)"""
+"""Neural-network building blocks with PyTorch's names (``neurona.nn``, alias ``nn``).
+
+- :class:`Module`, :class:`Parameter`, containers :class:`Sequential` (with Keras's
+  ``add``) and :class:`ModuleList`;
+- layers: :class:`Linear`, :class:`Conv2d`, :class:`LocallyConnected2d`, :class:`MaxPool2d`,
+  :class:`AvgPool2d`, :class:`Flatten`, :class:`Dropout`, :class:`Identity`, :class:`Maxout`;
+- activations: :class:`Sigmoid`, :class:`Tanh`, :class:`ReLU`, :class:`LeakyReLU`,
+  :class:`PReLU`, :class:`Softmax`, :class:`LogSoftmax`;
+- loss modules (``nn.CrossEntropyLoss`` ...), :mod:`~neurona.nn.init` (initializers) and
+  :mod:`~neurona.nn.functional` (the same as :mod:`neurona.functional`).
+
+Layers default to PyTorch's initialization, U(−1/√fan_in, 1/√fan_in) for weights and biases,
+so a model matches its PyTorch twin; pass ``weight_init=`` / ``bias_init=`` for the thesis's
+N(0, 1), Xavier, LeCun or He setups.
+"""
+
+from . import functional, init
+from .parameter import Parameter
+from .module import Module
+from .container import Sequential, ModuleList
+from .linear import Identity, Linear, Maxout
+from .conv import Conv2d, LocallyConnected2d
+from .pooling import MaxPool2d, AvgPool2d
+from .flatten import Flatten
+from .dropout import Dropout
+from .activation import Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, Softmax, LogSoftmax
+from .loss import *  # noqa: F401,F403
+from . import loss as _loss
+
+__all__ = [
+    "functional", "init", "Parameter", "Module", "Sequential", "ModuleList",
+    "Identity", "Linear", "Maxout", "Conv2d", "LocallyConnected2d", "MaxPool2d", "AvgPool2d",
+    "Flatten", "Dropout", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "Softmax",
+    "LogSoftmax", *_loss.__all__,
+]

@@ -1,2 +1,356 @@
-"""(being written)"""
-__all__ = []
+"""Convolution: ``conv2d``, ``unfold`` (im2col) and ``locally_connected2d``.
+
+All three rest on one pair of helpers:
+
+* ``_windows`` — a read-only strided *view* of the padded input with shape
+  ``(N, C, KH, KW, OH, OW)``: ``[n, c, p, q, i, j] = x_pad[n, c, i*SH + p*DH, j*SW + q*DW]``,
+  i.e. kernel offset ``(p, q)`` of output pixel ``(i, j)``. No data is copied.
+* ``_col2im`` — its adjoint: given gradients in that same layout it adds them back into
+  an input-shaped array, looping over the KH*KW kernel offsets only (each offset is one
+  strided slice of the input), never over pixels.
+
+Copying the view into a contiguous ``(N, C*KH*KW, OH*OW)`` array is im2col (``unfold``);
+convolution is then one matrix product ``W (C_out, C*KH*KW) @ cols``.
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..autograd import Function
+
+__all__ = ["conv2d", "unfold", "locally_connected2d"]
+
+_PAD_MODES = ("valid", "same", "full")
+
+
+# ---- argument checking ---------------------------------------------------------------
+def _pair(value, name, op):
+    """An int or a pair of ints -> a tuple of two Python ints."""
+    def is_int(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+    if is_int(value):
+        return (int(value), int(value))
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(map(is_int, value)):
+        return (int(value[0]), int(value[1]))
+    raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+
+
+def _positive_pair(value, name, op):
+    pair = _pair(value, name, op)
+    if min(pair) < 1:
+        raise ValueError(f"{op}: {name} must be >= 1, got {value!r}")
+    return pair
+
+
+def _check_4d(x, op, what="input"):
+    if len(x.shape) != 4:
+        raise ValueError(f"{op}: {what} must be 4-D (N, C, H, W), got shape {tuple(x.shape)}; "
+                         "add a batch axis with x.unsqueeze(0) for a single image")
+
+
+def _resolve_padding(padding, kernel, dilation, stride, op, allow_modes=True):
+    """Padding as ``((top, bottom), (left, right))``.
+
+    ``padding`` is an int, a pair ``(PH, PW)`` (the same on both sides), or a mode:
+    ``'valid'`` no padding; ``'same'`` output size = input size (stride 1 only), total
+    padding ``D*(K-1)`` per axis with the odd extra element on the bottom/right, as
+    PyTorch does; ``'full'`` ``D*(K-1)`` on every side, so every partial overlap of kernel
+    and input gives an output (size ``I + K - 1`` for D=1).
+    """
+    if isinstance(padding, str):
+        if not allow_modes or padding not in _PAD_MODES:
+            allowed = "an int or a pair of ints"
+            if allow_modes:
+                allowed += " or one of 'valid', 'same', 'full'"
+            raise ValueError(f"{op}: padding must be {allowed}, got {padding!r}")
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        spans = [d * (k - 1) for k, d in zip(kernel, dilation)]  # kernel extent minus one
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{op}: padding='same' needs stride 1, got stride {stride}; "
+                                 "use an explicit int padding for strided convolutions")
+            return tuple((t // 2, t - t // 2) for t in spans)
+        return tuple((t, t) for t in spans)  # 'full'
+    ph, pw = _pair(padding, "padding", op)
+    if ph < 0 or pw < 0:
+        raise ValueError(f"{op}: padding must be >= 0, got {padding!r}")
+    return ((ph, ph), (pw, pw))
+
+
+def _out_hw(in_hw, pads, kernel, stride, dilation, op):
+    """Output size per axis: (I + P_before + P_after - D*(K-1) - 1) // S + 1."""
+    padded = tuple(i + before + after for i, (before, after) in zip(in_hw, pads))
+    extent = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))  # rows/cols one window spans
+    if extent[0] > padded[0] or extent[1] > padded[1]:
+        raise ValueError(
+            f"{op}: kernel {tuple(kernel)} with dilation {tuple(dilation)} spans "
+            f"{extent[0]}x{extent[1]}, larger than the padded input {padded[0]}x{padded[1]} "
+            f"(input {tuple(in_hw)}, padding {pads} as (before, after) per axis); "
+            "use a smaller kernel or more padding")
+    return tuple((p - e) // s + 1 for p, e, s in zip(padded, extent, stride))
+
+
+def _check_dtypes(op, **arrays):
+    dtypes = {name: a.dtype for name, a in arrays.items() if a is not None}
+    if len(set(dtypes.values())) > 1:
+        got = ", ".join(f"{n} {d}" for n, d in dtypes.items())
+        raise TypeError(f"{op}: all tensors must have the same dtype, got {got}; "
+                        "convert them with .float() or .double()")
+
+
+# ---- im2col / col2im -----------------------------------------------------------------
+def _pad(x, pads, value=0.0):
+    """Pad the two spatial axes of (N, C, H, W); ``pads = ((top, bottom), (left, right))``."""
+    (top, bottom), (left, right) = pads
+    if top == bottom == left == right == 0:
+        return x
+    n, c, h, w = x.shape
+    out = np.full((n, c, h + top + bottom, w + left + right), value, dtype=x.dtype)
+    out[:, :, top:top + h, left:left + w] = x
+    return out
+
+
+def _windows(xp, kernel, stride, dilation, out_hw):
+    """Read-only view (N, C, KH, KW, OH, OW) of the padded input ``xp``.
+
+    ``[n, c, p, q, i, j] = xp[n, c, i*SH + p*DH, j*SW + q*DW]``: one step along p jumps
+    DH rows of ``xp``, one step along i jumps SH rows; hence the strides below (in bytes,
+    as NumPy counts them).
+    """
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
+    n, c = xp.shape[:2]
+    s_n, s_c, s_h, s_w = xp.strides
+    return as_strided(xp, shape=(n, c, kh, kw, oh, ow),
+                      strides=(s_n, s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w),
+                      writeable=False)
+
+
+def _im2col(xp, kernel, stride, dilation, out_hw):
+    """Contiguous columns (N, C*KH*KW, OH*OW) of the padded input: one copy of ``_windows``.
+
+    Row ``c*KH*KW + p*KW + q`` holds input channel c at kernel offset (p, q); column
+    ``i*OW + j`` is output pixel (i, j) — the layout of ``torch.nn.functional.unfold``.
+    """
+    view = _windows(xp, kernel, stride, dilation, out_hw)
+    n, c, kh, kw, oh, ow = view.shape
+    cols = np.empty((n, c * kh * kw, oh * ow), dtype=xp.dtype)
+    cols.reshape(view.shape)[...] = view
+    return cols
+
+
+def _col2im(cols, in_shape, pads, kernel, stride, dilation):
+    """Adjoint of ``_windows``: scatter-add cols (N, C, KH, KW, OH, OW) into (N, C, H, W).
+
+    Input pixel x_pad[r, s] was read by every (output pixel, kernel offset) with
+    r = i*SH + p*DH and s = j*SW + q*DW, so its gradient is the sum of those entries.
+    For one fixed offset (p, q) the pixels read by all (i, j) form the strided slice
+    rows p*DH, p*DH + SH, ..., cols q*DW, q*DW + SW, ...; add each offset's slice in turn.
+    The padding border is cut off at the end (padding is a constant: no gradient).
+    """
+    n, c, kh, kw, oh, ow = cols.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    (top, bottom), (left, right) = pads
+    h, w = in_shape[2], in_shape[3]
+    grad = np.zeros((n, c, h + top + bottom, w + left + right), dtype=cols.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            r0, s0 = p * dh, q * dw
+            rows = slice(r0, r0 + sh * (oh - 1) + 1, sh)
+            columns = slice(s0, s0 + sw * (ow - 1) + 1, sw)
+            grad[:, :, rows, columns] += cols[:, :, p, q]
+    return grad[:, :, top:top + h, left:left + w]
+
+
+# ---- Functions -----------------------------------------------------------------------
+class Conv2d(Function):
+    """y[n, o] = b[o] + sum_{c,p,q} w[o, c, p, q] * x_pad[n, c, i*S + p*D, j*S + q*D].
+
+    As matrices, with cols = im2col(x) of shape (N, K, L), K = C_in*KH*KW, L = OH*OW:
+        Y[n] = W2 @ cols[n] + b,    W2 = w.reshape(C_out, K)
+    so
+        dL/dW2   = sum_n G[n] @ cols[n]^T      (C_out, K)
+        dL/db    = sum over n and pixels of G
+        dL/dcols = W2^T @ G[n]                 (N, K, L), then col2im -> dL/dx
+    """
+
+    def forward(self, x, w, b=None, stride=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1)):
+        n, c_in, h, wd = x.shape
+        c_out, _, kh, kw = w.shape
+        oh, ow = _out_hw((h, wd), pads, (kh, kw), stride, dilation, "conv2d")
+        cols = _im2col(_pad(x, pads), (kh, kw), stride, dilation, (oh, ow))
+        # (C_out, K) @ (N, K, L) -> (N, C_out, L): already NCHW order once reshaped
+        y = np.matmul(w.reshape(c_out, -1), cols)
+        if b is not None:
+            y += b[:, None]
+        self.cols, self.w, self.x_shape, self.has_bias = cols, w, x.shape, b is not None
+        self.geometry = (pads, (kh, kw), stride, dilation)
+        return y.reshape(n, c_out, oh, ow)
+
+    def backward(self, g):
+        w, cols = self.w, self.cols
+        n, c_out, oh, ow = g.shape
+        g3 = g.reshape(n, c_out, oh * ow)
+        gx = gw = gb = None
+        if self.needs_input_grad[0]:
+            gcols = np.matmul(w.reshape(c_out, -1).T, g3)                 # (N, K, L)
+            pads, (kh, kw), stride, dilation = self.geometry
+            gcols = gcols.reshape(n, self.x_shape[1], kh, kw, oh, ow)
+            gx = _col2im(gcols, self.x_shape, pads, (kh, kw), stride, dilation)
+        if self.needs_input_grad[1]:
+            gw = np.matmul(g3, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+        if self.has_bias and self.needs_input_grad[2]:
+            gb = g3.sum(axis=(0, 2))
+        return gx, gw, gb
+
+
+class Unfold(Function):
+    """cols = im2col(x); dL/dx = col2im(dL/dcols): each copy of a pixel passes its gradient back."""
+
+    def forward(self, x, kernel=(1, 1), dilation=(1, 1), pads=((0, 0), (0, 0)), stride=(1, 1)):
+        out_hw = _out_hw(x.shape[2:], pads, kernel, stride, dilation, "unfold")
+        self.x_shape, self.geometry = x.shape, (pads, kernel, stride, dilation, out_hw)
+        return _im2col(_pad(x, pads), kernel, stride, dilation, out_hw)
+
+    def backward(self, g):
+        pads, (kh, kw), stride, dilation, (oh, ow) = self.geometry
+        n, c = self.x_shape[:2]
+        return _col2im(g.reshape(n, c, kh, kw, oh, ow), self.x_shape, pads, (kh, kw), stride,
+                       dilation)
+
+
+class LocallyConnected2d(Function):
+    """y[n, o, i, j] = b[o, i, j] + sum_{c,p,q} w[o, i, j, c, p, q] * x_pad[n, c, i*S + p, j*S + q].
+
+    Per output position l = (i, j) this is an ordinary product with its own weights:
+        Y_l = cols_l @ W_l,   cols_l (N, K),  W_l (K, C_out),   K = C_in*KH*KW
+    so dL/dW_l = cols_l^T @ G_l, dL/dcols_l = G_l @ W_l^T (then col2im), dL/db = sum_n G.
+    All positions go through one batched matmul over l.
+    """
+
+    def forward(self, x, w, b=None, stride=(1, 1), pads=((0, 0), (0, 0))):
+        n = x.shape[0]
+        c_out, oh, ow, c_in, kh, kw = w.shape
+        L, K = oh * ow, c_in * kh * kw
+        view = _windows(_pad(x, pads), (kh, kw), stride, (1, 1), (oh, ow))
+        # (N, C, KH, KW, OH, OW) -> contiguous (L, N, K): one matrix per output position
+        cols = np.ascontiguousarray(view.transpose(4, 5, 0, 1, 2, 3)).reshape(L, n, K)
+        w_l = np.ascontiguousarray(w.reshape(c_out, L, K).transpose(1, 2, 0))  # (L, K, C_out)
+        y = np.matmul(cols, w_l)                                               # (L, N, C_out)
+        y = np.ascontiguousarray(y.transpose(1, 2, 0)).reshape(n, c_out, oh, ow)
+        if b is not None:
+            y += b
+        self.cols, self.w_l, self.w_shape, self.x_shape = cols, w_l, w.shape, x.shape
+        self.has_bias, self.geometry = b is not None, (pads, stride)
+        return y
+
+    def backward(self, g):
+        c_out, oh, ow, c_in, kh, kw = self.w_shape
+        n = g.shape[0]
+        g_l = np.ascontiguousarray(g.reshape(n, c_out, oh * ow).transpose(2, 0, 1))  # (L, N, C_out)
+        gx = gw = gb = None
+        if self.needs_input_grad[0]:
+            gcols = np.matmul(g_l, self.w_l.transpose(0, 2, 1))                    # (L, N, K)
+            gcols = gcols.reshape(oh, ow, n, c_in, kh, kw).transpose(2, 3, 4, 5, 0, 1)
+            pads, stride = self.geometry
+            gx = _col2im(gcols, self.x_shape, pads, (kh, kw), stride, (1, 1))
+        if self.needs_input_grad[1]:
+            gw_l = np.matmul(self.cols.transpose(0, 2, 1), g_l)                    # (L, K, C_out)
+            gw = gw_l.transpose(2, 0, 1).reshape(self.w_shape)
+        if self.has_bias and self.needs_input_grad[2]:
+            gb = g.sum(axis=0)
+        return gx, gw, gb
+
+
+# ---- public functions ----------------------------------------------------------------
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
+    """2-D convolution (cross-correlation, as in PyTorch) of a batch of images.
+
+    Shapes: input (N, C_in, H, W), weight (C_out, C_in, KH, KW), bias (C_out,) or None
+    -> output (N, C_out, OH, OW) with, per axis,
+    ``OH = (H + P_top + P_bottom - D*(KH-1) - 1) // S + 1``
+    (for D=1 and symmetric P this is the familiar ``(I - F + 2P) / S + 1``).
+
+    ``y[n,o,i,j] = b[o] + sum_{c,p,q} w[o,c,p,q] * x_pad[n, c, i*S + p*D, j*S + q*D]``
+
+    Args:
+        stride, dilation: int or (SH, SW) / (DH, DW), each >= 1.
+        padding: int, (PH, PW), or ``'valid'`` (none), ``'same'`` (output size = input
+            size; stride 1 only; for an even kernel the extra row/column of zeros goes to
+            the bottom/right, as in PyTorch) or ``'full'`` (``D*(K-1)`` on every side:
+            output ``I + K - 1`` for D=1).
+    """
+    op = "conv2d"
+    _check_4d(input, op)
+    _check_4d(weight, op, "weight")
+    if input.shape[1] != weight.shape[1]:
+        raise ValueError(
+            f"{op}: input has {input.shape[1]} channels (shape {tuple(input.shape)}) but weight "
+            f"expects {weight.shape[1]} (shape {tuple(weight.shape)}, i.e. (C_out, C_in, KH, KW))")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},) = (C_out,), "
+                         f"got {tuple(bias.shape)}")
+    _check_dtypes(op, input=input, weight=weight, bias=bias)
+    stride = _positive_pair(stride, "stride", op)
+    dilation = _positive_pair(dilation, "dilation", op)
+    pads = _resolve_padding(padding, weight.shape[2:], dilation, stride, op)
+    _out_hw(input.shape[2:], pads, weight.shape[2:], stride, dilation, op)
+    args = (input, weight) if bias is None else (input, weight, bias)
+    return Conv2d.apply(*args, stride=stride, pads=pads, dilation=dilation)
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Extract sliding blocks (im2col), like ``torch.nn.functional.unfold``.
+
+    Shapes: input (N, C, H, W) -> (N, C*KH*KW, L), L = OH*OW with OH, OW as in
+    :func:`conv2d`. Entry ``[n, c*KH*KW + p*KW + q, i*OW + j]`` is
+    ``x_pad[n, c, i*SH + p*DH, j*SW + q*DW]``. ``padding`` is an int or a pair.
+    Differentiable: the gradient sums the copies of each pixel back (col2im).
+    """
+    op = "unfold"
+    _check_4d(input, op)
+    kernel = _positive_pair(kernel_size, "kernel_size", op)
+    dilation = _positive_pair(dilation, "dilation", op)
+    stride = _positive_pair(stride, "stride", op)
+    pads = _resolve_padding(padding, kernel, dilation, stride, op, allow_modes=False)
+    _out_hw(input.shape[2:], pads, kernel, stride, dilation, op)
+    return Unfold.apply(input, kernel=kernel, dilation=dilation, pads=pads, stride=stride)
+
+
+def locally_connected2d(input, weight, bias=None, stride=1, padding=0):
+    """Convolution without weight sharing: every output position has its own kernel.
+
+    Shapes: input (N, C_in, H, W), weight (C_out, OH, OW, C_in, KH, KW),
+    bias (C_out, OH, OW) or None -> output (N, C_out, OH, OW), where OH, OW must equal
+    the sizes :func:`conv2d` would give for this kernel, stride and padding.
+
+    ``y[n,o,i,j] = b[o,i,j] + sum_{c,p,q} w[o,i,j,c,p,q] * x_pad[n, c, i*S + p, j*S + q]``
+
+    With ``w[o,i,j] = k[o]`` for every (i, j) this is ``conv2d`` with kernel ``k``.
+    ``padding``: int, pair, or 'valid' / 'same' / 'full' as in :func:`conv2d`.
+    No PyTorch counterpart.
+    """
+    op = "locally_connected2d"
+    _check_4d(input, op)
+    if len(weight.shape) != 6:
+        raise ValueError(f"{op}: weight must be 6-D (C_out, OH, OW, C_in, KH, KW), "
+                         f"got shape {tuple(weight.shape)}")
+    c_out, oh, ow, c_in, kh, kw = weight.shape
+    if input.shape[1] != c_in:
+        raise ValueError(
+            f"{op}: input has {input.shape[1]} channels (shape {tuple(input.shape)}) but weight "
+            f"expects {c_in} (shape {tuple(weight.shape)}, i.e. (C_out, OH, OW, C_in, KH, KW))")
+    if bias is not None and tuple(bias.shape) != (c_out, oh, ow):
+        raise ValueError(f"{op}: bias must have shape {(c_out, oh, ow)} = (C_out, OH, OW), "
+                         f"got {tuple(bias.shape)}")
+    _check_dtypes(op, input=input, weight=weight, bias=bias)
+    stride = _positive_pair(stride, "stride", op)
+    pads = _resolve_padding(padding, (kh, kw), (1, 1), stride, op)
+    out_hw = _out_hw(input.shape[2:], pads, (kh, kw), stride, (1, 1), op)
+    if out_hw != (oh, ow):
+        raise ValueError(
+            f"{op}: input {tuple(input.shape)} with kernel {(kh, kw)}, stride {stride} and "
+            f"padding {pads} gives output positions {out_hw}, but weight "
+            f"{tuple(weight.shape)} has one kernel per position for {(oh, ow)}")
+    args = (input, weight) if bias is None else (input, weight, bias)
+    return LocallyConnected2d.apply(*args, stride=stride, pads=pads)

@@ -1,2 +1,135 @@
-"""(being written)"""
-__all__ = []
+"""Pooling: ``max_pool2d`` and ``avg_pool2d`` over (N, C, H, W).
+
+Two paths compute the same thing:
+
+* general (any stride and padding): the strided window view of ``conv._windows``,
+  (N, C, KH, KW, OH, OW), reduced over the kernel axes; backward is ``conv._col2im``,
+  which loops over the KH*KW kernel offsets only.
+* fast (stride == kernel, no padding: non-overlapping windows): split each spatial axis
+  into (blocks, within-block) with a reshape, ``H -> (OH, KH)``; backward is the
+  reverse reshape. Rows/columns past ``OH*KH`` that no window covers are dropped
+  (PyTorch floors the output size) and get zero gradient.
+"""
+
+import numpy as np
+
+from ..autograd import Function
+from .conv import _check_4d, _col2im, _out_hw, _pad, _positive_pair, _windows, _pair
+
+__all__ = ["max_pool2d", "avg_pool2d"]
+
+
+def _blocks(x, kernel, out_hw):
+    """View (N, C, OH, KH, OW, KW) of the non-overlapping windows (covered part of x)."""
+    (kh, kw), (oh, ow) = kernel, out_hw
+    n, c = x.shape[:2]
+    return x[:, :, :oh * kh, :ow * kw].reshape(n, c, oh, kh, ow, kw)
+
+
+def _unblock(gb, x_shape):
+    """Reverse of ``_blocks`` for a gradient (N, C, OH, KH, OW, KW), zeros where uncovered."""
+    n, c, oh, kh, ow, kw = gb.shape
+    covered = gb.reshape(n, c, oh * kh, ow * kw)
+    if covered.shape == tuple(x_shape):
+        return covered
+    grad = np.zeros(x_shape, dtype=gb.dtype)
+    grad[:, :, :oh * kh, :ow * kw] = covered
+    return grad
+
+
+class MaxPool2d(Function):
+    """y[n, c, i, j] = max over the window of (i, j); the gradient of each output goes to
+    the position of that max (the first one, in row-major window order, on ties): the
+    local derivative is 1 at the argmax and 0 elsewhere."""
+
+    def forward(self, x, kernel=(1, 1), stride=(1, 1), pads=((0, 0), (0, 0)), fast=False):
+        n, c, h, w = x.shape
+        kh, kw = kernel
+        oh, ow = _out_hw((h, w), pads, kernel, stride, (1, 1), "max_pool2d")
+        if fast:
+            # (N, C, OH, KH, OW, KW) -> (N, C, OH, OW, KH*KW): one row per window
+            flat = _blocks(x, kernel, (oh, ow)).transpose(0, 1, 2, 4, 3, 5).reshape(
+                n, c, oh, ow, kh * kw)
+            axis = 4
+        else:
+            # padding is -inf so it never wins (every window holds a real pixel)
+            view = _windows(_pad(x, pads, -np.inf), kernel, stride, (1, 1), (oh, ow))
+            flat = view.reshape(n, c, kh * kw, oh, ow)
+            axis = 2
+        # argmax returns the first maximum, which is PyTorch's choice on ties
+        self.argmax = np.argmax(flat, axis=axis)
+        self.x_shape, self.axis = x.shape, axis
+        self.geometry = (kernel, stride, pads, (oh, ow))
+        return np.take_along_axis(flat, np.expand_dims(self.argmax, axis), axis).squeeze(axis)
+
+    def backward(self, g):
+        (kh, kw), stride, pads, (oh, ow) = self.geometry
+        n, c = self.x_shape[:2]
+        offsets = np.arange(kh * kw)
+        if self.axis == 4:  # fast path
+            hit = self.argmax[..., None] == offsets                      # (N, C, OH, OW, KH*KW)
+            gflat = np.where(hit, g[..., None], 0)
+            gblocks = gflat.reshape(n, c, oh, ow, kh, kw).transpose(0, 1, 2, 4, 3, 5)
+            return _unblock(gblocks, self.x_shape)
+        hit = self.argmax[:, :, None] == offsets[:, None, None]          # (N, C, KH*KW, OH, OW)
+        gcols = np.where(hit, g[:, :, None], 0).reshape(n, c, kh, kw, oh, ow)
+        return _col2im(gcols, self.x_shape, pads, (kh, kw), stride, (1, 1))
+
+
+class AvgPool2d(Function):
+    """y[n, c, i, j] = (1 / (KH*KW)) * sum over the window of (i, j), zero padding counted
+    (PyTorch's count_include_pad=True); every pixel of the window gets g / (KH*KW)."""
+
+    def forward(self, x, kernel=(1, 1), stride=(1, 1), pads=((0, 0), (0, 0)), fast=False):
+        oh, ow = _out_hw(x.shape[2:], pads, kernel, stride, (1, 1), "avg_pool2d")
+        self.x_shape, self.fast = x.shape, fast
+        self.geometry = (kernel, stride, pads, (oh, ow))
+        if fast:
+            return _blocks(x, kernel, (oh, ow)).mean(axis=(3, 5))
+        return _windows(_pad(x, pads), kernel, stride, (1, 1), (oh, ow)).mean(axis=(2, 3))
+
+    def backward(self, g):
+        (kh, kw), stride, pads, (oh, ow) = self.geometry
+        n, c = self.x_shape[:2]
+        share = g / (kh * kw)
+        if self.fast:
+            gblocks = np.broadcast_to(share[:, :, :, None, :, None], (n, c, oh, kh, ow, kw))
+            return _unblock(np.ascontiguousarray(gblocks), self.x_shape)
+        gcols = np.broadcast_to(share[:, :, None, None], (n, c, kh, kw, oh, ow))
+        return _col2im(gcols, self.x_shape, pads, (kh, kw), stride, (1, 1))
+
+
+def _pool_args(op, input, kernel_size, stride, padding):
+    """Check the arguments; return (kernel, stride, pads, fast)."""
+    _check_4d(input, op)
+    kernel = _positive_pair(kernel_size, "kernel_size", op)
+    stride = kernel if stride is None else _positive_pair(stride, "stride", op)
+    ph, pw = _pair(padding, "padding", op)
+    if not (0 <= ph <= kernel[0] // 2 and 0 <= pw <= kernel[1] // 2):
+        raise ValueError(f"{op}: padding must be between 0 and half the kernel size "
+                         f"{kernel}, got {padding!r}")
+    pads = ((ph, ph), (pw, pw))
+    _out_hw(input.shape[2:], pads, kernel, stride, (1, 1), op)
+    fast = stride == kernel and ph == pw == 0
+    return kernel, stride, pads, fast
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0):
+    """Max over each KH x KW window: (N, C, H, W) -> (N, C, OH, OW).
+
+    ``OH = (H + 2*PH - KH) // SH + 1`` (likewise OW); ``stride`` defaults to
+    ``kernel_size``; padding (at most half the kernel, as in PyTorch) is -inf, so it is
+    never the max. The gradient goes to the first maximal element of each window.
+    """
+    kernel, stride, pads, fast = _pool_args("max_pool2d", input, kernel_size, stride, padding)
+    return MaxPool2d.apply(input, kernel=kernel, stride=stride, pads=pads, fast=fast)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0):
+    """Mean over each KH x KW window: (N, C, H, W) -> (N, C, OH, OW).
+
+    ``OH = (H + 2*PH - KH) // SH + 1``; ``stride`` defaults to ``kernel_size``; zero
+    padding counts in the mean (divisor always KH*KW, PyTorch's ``count_include_pad=True``).
+    """
+    kernel, stride, pads, fast = _pool_args("avg_pool2d", input, kernel_size, stride, padding)
+    return AvgPool2d.apply(input, kernel=kernel, stride=stride, pads=pads, fast=fast)

@@ -1,2 +1,142 @@
-"""(being written)"""
-__all__ = []
+"""Elementwise functions of one tensor: exp log sqrt abs sigmoid tanh relu leaky_relu.
+
+Each backward multiplies the incoming gradient by the local derivative f'(x) elementwise.
+Where f has a kink (relu, abs, leaky_relu at 0) the value used there is PyTorch's.
+"""
+
+import numpy as np
+
+from ..autograd import Function
+
+__all__ = ["exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu", "leaky_relu"]
+
+
+class Exp(Function):
+    def forward(self, x):
+        self.out = np.exp(x)
+        return self.out
+
+    def backward(self, g):
+        # d(e^x)/dx = e^x, the saved output
+        return g * self.out
+
+
+class Log(Function):
+    def forward(self, x):
+        self.x = x
+        return np.log(x)
+
+    def backward(self, g):
+        # d(ln x)/dx = 1/x  (inf at x = 0, as in PyTorch; NumPy already warned in forward)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / self.x
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        self.out = np.sqrt(x)
+        return self.out
+
+    def backward(self, g):
+        # d(sqrt x)/dx = 1 / (2 sqrt x)  (inf at x = 0, as in PyTorch)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / (2 * self.out)
+
+
+class Abs(Function):
+    def forward(self, x):
+        self.x = x
+        return np.abs(x)
+
+    def backward(self, g):
+        # d|x|/dx = sign(x), and sign(0) = 0
+        return g * np.sign(self.x)
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        # e = exp(-|x|) is in (0, 1], so neither branch can overflow:
+        # x >= 0: 1 / (1 + e^-x);   x < 0: e^x / (1 + e^x)
+        e = np.exp(-np.abs(x))
+        self.out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        return self.out
+
+    def backward(self, g):
+        # s'(x) = s (1 - s), from the saved output s
+        s = self.out
+        return g * s * (1 - s)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, g):
+        # tanh'(x) = 1 - tanh(x)^2, from the saved output
+        t = self.out
+        return g * (1 - t * t)
+
+
+class ReLU(Function):
+    def forward(self, x):
+        self.positive = x > 0
+        return np.maximum(x, 0)  # keeps NaN, keeps the dtype
+
+    def backward(self, g):
+        # relu'(x) = 1 for x > 0, else 0 (0 at x = 0, as in PyTorch)
+        return g * self.positive
+
+
+class LeakyReLU(Function):
+    def forward(self, x, negative_slope=0.01):
+        self.positive = x > 0
+        self.slope = negative_slope
+        return np.where(self.positive, x, x * negative_slope)
+
+    def backward(self, g):
+        # 1 for x > 0, negative_slope for x <= 0 (the slope at x = 0, as in PyTorch)
+        return np.where(self.positive, g, g * self.slope)
+
+
+def exp(input):
+    """``e ** input`` elementwise; same shape as ``input``."""
+    return Exp.apply(input)
+
+
+def log(input):
+    """Natural logarithm elementwise (``-inf`` at 0, ``nan`` below 0, as in NumPy/PyTorch)."""
+    return Log.apply(input)
+
+
+def sqrt(input):
+    """Square root elementwise; d/dx = 1 / (2 sqrt(x))."""
+    return Sqrt.apply(input)
+
+
+def abs(input):
+    """``|input|`` elementwise; gradient ``sign(x)`` (0 at x = 0)."""
+    return Abs.apply(input)
+
+
+def sigmoid(input):
+    """Logistic function ``1 / (1 + e^-x)`` elementwise, stable for any ``|x|``.
+
+    Backward uses the saved output: ``sigma' = sigma (1 - sigma)``.
+    """
+    return Sigmoid.apply(input)
+
+
+def tanh(input):
+    """Hyperbolic tangent elementwise; backward ``1 - tanh(x)^2`` from the saved output."""
+    return Tanh.apply(input)
+
+
+def relu(input):
+    """``max(x, 0)`` elementwise; gradient 1 where x > 0, else 0."""
+    return ReLU.apply(input)
+
+
+def leaky_relu(input, negative_slope=0.01):
+    """``x`` where x > 0, else ``negative_slope * x``; gradient 1 or ``negative_slope``."""
+    return LeakyReLU.apply(input, negative_slope=float(negative_slope))

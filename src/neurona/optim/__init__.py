@@ -1,1 +1,28 @@
-"""(being written)"""
+"""Optimizers and learning-rate schedules (PyTorch's ``torch.optim`` names and semantics).
+
+Every optimizer updates ``p.data`` in place from ``p.grad``::
+
+    opt = neurona.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    for x, y in batches:
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+
+Each update rule is also a pure NumPy function (``sgd_update``, ``adam_update``, ...) for
+checking by hand. Schedules live in ``neurona.optim.lr_scheduler``.
+"""
+
+from .optimizer import Optimizer, weight_decay_param_groups
+from .sgd import SGD, sgd_update
+from .adagrad import Adagrad, adagrad_update
+from .rmsprop import RMSprop, rmsprop_update
+from .adam import Adam, AdamW, adam_update, adamw_update, amsgrad_update
+from .lbfgs import LBFGS, lbfgs_direction
+from . import lr_scheduler
+
+__all__ = [
+    "Optimizer", "weight_decay_param_groups",
+    "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "LBFGS",
+    "sgd_update", "adagrad_update", "rmsprop_update", "adam_update", "adamw_update",
+    "amsgrad_update", "lbfgs_direction", "lr_scheduler",
+]

@@ -1,0 +1,195 @@
+"""Convolution layers: ``Conv2d`` and ``LocallyConnected2d`` (convolution without weight sharing)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from . import init
+from .linear import _check_size, _dtype
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["Conv2d", "LocallyConnected2d"]
+
+_PADDING_MODES = ("valid", "same", "full")
+
+
+def _pair(value, what):
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{what} must be an int or a pair (h, w), got {value!r}")
+        return tuple(int(v) for v in value)
+    return (int(value), int(value))
+
+
+def _positive_pair(value, what):
+    pair = _pair(value, what)
+    if min(pair) < 1:
+        raise ValueError(f"{what} must be positive, got {value!r}")
+    return pair
+
+
+def _resolve_padding(padding, kernel, stride, dilation, owner):
+    """``(top, bottom, left, right)`` zero padding for an int, a pair or a mode name.
+
+    'valid': none. 'same': output size = input size (stride 1 only); the total
+    ``dilation·(k − 1)`` is split with the extra pixel at the bottom/right, as PyTorch does.
+    'full': ``dilation·(k − 1)`` on every side, output ``I + dilation·(k − 1)``.
+    """
+    if isinstance(padding, str):
+        if padding not in _PADDING_MODES:
+            raise ValueError(f"{owner}: padding must be an int, a pair or one of "
+                             f"{_PADDING_MODES}, got {padding!r}")
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding == "full":
+            return (totals[0], totals[0], totals[1], totals[1])
+        if stride != (1, 1):
+            raise ValueError(f"{owner}: padding='same' needs stride 1, got stride={stride}")
+        (th, tw) = totals
+        return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+    ph, pw = _pair(padding, f"{owner} padding")
+    if ph < 0 or pw < 0:
+        raise ValueError(f"{owner}: padding must be non-negative, got {padding!r}")
+    return (ph, ph, pw, pw)
+
+
+def _out_size(size, before, after, kernel, stride, dilation):
+    return (size + before + after - dilation * (kernel - 1) - 1) // stride + 1
+
+
+class Conv2d(Module):
+    """2-D convolution (cross-correlation, as in PyTorch) over ``(N, C_in, H, W)`` input.
+
+    ``out[n, o, i, j] = b[o] + Σ_{c, u, v} W[o, c, u, v] · x_pad[n, c, i·s + u·d, j·s + v·d]``
+
+    Shapes: weight ``(out_channels, in_channels, kH, kW)``, bias ``(out_channels,)``, output
+    ``(N, out_channels, OH, OW)`` with ``OH = (H + pad_top + pad_bottom − d·(kH − 1) − 1) // s + 1``
+    (the thesis's ``(I − F + 2P)/S + 1`` for d = 1).
+
+    ``padding``: an int, a pair, or 'valid' (0), 'same' (output size = input size; stride 1
+    only; an even kernel pads one more at the bottom/right, as PyTorch) or 'full'
+    (``d·(k − 1)`` on each side, output ``I + d·(k − 1)``; not in PyTorch).
+
+    Initialization: by default PyTorch's, weight and bias ~ U(−1/√fan_in, 1/√fan_in) with
+    ``fan_in = in_channels·kH·kW``; ``weight_init`` / ``bias_init`` as in :class:`Linear`.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 bias=True, weight_init=None, bias_init=None, dtype=None):
+        super().__init__()
+        self.in_channels = _check_size(in_channels, "Conv2d in_channels")
+        self.out_channels = _check_size(out_channels, "Conv2d out_channels")
+        self.kernel_size = _positive_pair(kernel_size, "Conv2d kernel_size")
+        self.stride = _positive_pair(stride, "Conv2d stride")
+        self.dilation = _positive_pair(dilation, "Conv2d dilation")
+        self.padding = padding if isinstance(padding, str) else _pair(padding, "Conv2d padding")
+        self._pads = _resolve_padding(padding, self.kernel_size, self.stride, self.dilation,
+                                      "Conv2d")
+        self.weight_init, self.bias_init = weight_init, bias_init
+        dt = _dtype(dtype)
+        self.weight = Parameter(np.empty((self.out_channels, self.in_channels) + self.kernel_size, dt))
+        if bias:
+            self.bias = Parameter(np.empty((self.out_channels,), dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        init._initialize(self.weight, self.weight_init, fan_in)
+        if self.bias is not None:
+            init._initialize(self.bias, self.bias_init, fan_in)
+
+    def forward(self, input):
+        shape = input.shape
+        if len(shape) != 4 or shape[1] != self.in_channels:
+            raise self._shape_error(f"input of shape (N, {self.in_channels}, H, W)", shape)
+        top, bottom, left, right = self._pads
+        oh = _out_size(shape[2], top, bottom, self.kernel_size[0], self.stride[0], self.dilation[0])
+        ow = _out_size(shape[3], left, right, self.kernel_size[1], self.stride[1], self.dilation[1])
+        if oh < 1 or ow < 1:
+            raise self._shape_error(
+                "an image at least as large as its (dilated) kernel after padding", shape)
+        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation)
+
+    def extra_repr(self):
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+class LocallyConnected2d(Module):
+    """Convolution without weight sharing (thesis eq. 5.10): each output position has its own filter.
+
+    ``out[n, o, i, j] = b[o, i, j] + Σ_{c, u, v} W[o, i, j, c, u, v] · x_pad[n, c, i·s + u, j·s + v]``
+
+    Shapes: input ``(N, in_channels, H, W)`` with ``(H, W) = input_size`` (fixed, since there
+    is one weight per output position), weight ``(out_channels, OH, OW, in_channels, kH, kW)``,
+    bias ``(out_channels, OH, OW)``, output ``(N, out_channels, OH, OW)``, with
+    ``OH = (H + pad_top + pad_bottom − kH) // stride + 1``. ``padding``: an int, a pair,
+    'valid', 'same' (stride 1) or 'full', as in :class:`Conv2d`.
+
+    Initialization: by default U(−1/√fan_in, 1/√fan_in) with ``fan_in = in_channels·kH·kW``
+    for weight and bias (what :class:`Conv2d` uses); the weight's ``fan`` attribute gives the
+    named initializers the same fans as a convolution, ``(in·kH·kW, out·kH·kW)``.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, input_size, stride=1, padding=0,
+                 bias=True, weight_init=None, bias_init=None, dtype=None):
+        super().__init__()
+        self.in_channels = _check_size(in_channels, "LocallyConnected2d in_channels")
+        self.out_channels = _check_size(out_channels, "LocallyConnected2d out_channels")
+        self.kernel_size = _positive_pair(kernel_size, "LocallyConnected2d kernel_size")
+        self.input_size = _positive_pair(input_size, "LocallyConnected2d input_size")
+        self.stride = _positive_pair(stride, "LocallyConnected2d stride")
+        self.padding = padding if isinstance(padding, str) else _pair(padding, "padding")
+        top, bottom, left, right = _resolve_padding(padding, self.kernel_size, self.stride,
+                                                    (1, 1), "LocallyConnected2d")
+        kh, kw = self.kernel_size
+        self.output_size = (
+            _out_size(self.input_size[0], top, bottom, kh, self.stride[0], 1),
+            _out_size(self.input_size[1], left, right, kw, self.stride[1], 1))
+        if min(self.output_size) < 1:
+            raise ValueError(f"LocallyConnected2d: kernel {self.kernel_size} does not fit input "
+                             f"{self.input_size} with padding {self.padding}")
+        self.weight_init, self.bias_init = weight_init, bias_init
+        dt = _dtype(dtype)
+        oh, ow = self.output_size
+        self.weight = Parameter(np.empty((self.out_channels, oh, ow, self.in_channels, kh, kw), dt))
+        self.weight.fan = (self.in_channels * kh * kw, self.out_channels * kh * kw)
+        if bias:
+            self.bias = Parameter(np.empty((self.out_channels, oh, ow), dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        fan_in = self.weight.fan[0]
+        init._initialize(self.weight, self.weight_init, fan_in)
+        if self.bias is not None:
+            init._initialize(self.bias, self.bias_init, fan_in)
+
+    def forward(self, input):
+        shape = input.shape
+        h, w = self.input_size
+        if len(shape) != 4 or shape[1] != self.in_channels or tuple(shape[2:]) != (h, w):
+            raise self._shape_error(f"input of shape (N, {self.in_channels}, {h}, {w})", shape)
+        return F.locally_connected2d(input, self.weight, self.bias, self.stride, self.padding)
+
+    def extra_repr(self):
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"input_size={self.input_size}, stride={self.stride}")
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text

@@ -1,0 +1,121 @@
+"""Affine layers: ``Linear``, ``Maxout`` and ``Identity``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from ..tensor import get_default_dtype
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["Identity", "Linear", "Maxout"]
+
+
+def _check_size(value, what):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _dtype(dtype):
+    return np.dtype(dtype) if dtype is not None else get_default_dtype()
+
+
+class Identity(Module):
+    """Returns its input unchanged (arguments are accepted and ignored, as in PyTorch)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input
+
+
+class Linear(Module):
+    """Fully connected layer: ``y = x W^T + b``.
+
+    Shapes: input ``(*, in_features)``, weight ``(out_features, in_features)``, bias
+    ``(out_features,)``, output ``(*, out_features)``.
+
+    Initialization: by default PyTorch's, weight and bias ~ U(−1/√in_features,
+    1/√in_features), so results are comparable with ``torch.nn.Linear``. ``weight_init`` /
+    ``bias_init`` take anything :func:`neurona.nn.init.get_initializer` accepts, e.g. the
+    thesis's setups ``weight_init="normal", bias_init="normal"`` (N(0, 1)),
+    ``weight_init="xavier_normal", bias_init=0`` or ``weight_init="he_normal", bias_init=0.1``.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, weight_init=None, bias_init=None,
+                 dtype=None):
+        super().__init__()
+        self.in_features = _check_size(in_features, "Linear in_features")
+        self.out_features = _check_size(out_features, "Linear out_features")
+        self.weight_init, self.bias_init = weight_init, bias_init
+        dt = _dtype(dtype)
+        self.weight = Parameter(np.empty((self.out_features, self.in_features), dt))
+        if bias:
+            self.bias = Parameter(np.empty((self.out_features,), dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw fresh weights with the layer's initializers."""
+        init._initialize(self.weight, self.weight_init, self.in_features)
+        if self.bias is not None:
+            init._initialize(self.bias, self.bias_init, self.in_features)
+
+    def forward(self, input):
+        if input.ndim < 1 or input.shape[-1] != self.in_features:
+            raise self._shape_error(f"input of shape (..., {self.in_features})", input.shape)
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Maxout(Module):
+    """Maxout units (Goodfellow et al. 2013; thesis 2.3): ``y_i = max_j (W_ij x + b_ij)``.
+
+    Each of the ``out_features`` outputs is the largest of ``pieces`` affine functions of
+    the input. Computed as one linear map to ``out_features * pieces`` values, reshaped to
+    ``(*, out_features, pieces)``, then a max over the last axis; so row ``i * pieces + j``
+    of ``weight`` (shape ``(out_features * pieces, in_features)``) is piece ``j`` of unit
+    ``i``. The gradient flows only through the winning piece.
+
+    Initialization as :class:`Linear` (default U(±1/√in_features)).
+    """
+
+    def __init__(self, in_features, out_features, pieces=2, bias=True, weight_init=None,
+                 bias_init=None, dtype=None):
+        super().__init__()
+        self.in_features = _check_size(in_features, "Maxout in_features")
+        self.out_features = _check_size(out_features, "Maxout out_features")
+        self.pieces = _check_size(pieces, "Maxout pieces")
+        self.weight_init, self.bias_init = weight_init, bias_init
+        dt = _dtype(dtype)
+        rows = self.out_features * self.pieces
+        self.weight = Parameter(np.empty((rows, self.in_features), dt))
+        if bias:
+            self.bias = Parameter(np.empty((rows,), dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init._initialize(self.weight, self.weight_init, self.in_features)
+        if self.bias is not None:
+            init._initialize(self.bias, self.bias_init, self.in_features)
+
+    def forward(self, input):
+        if input.ndim < 1 or input.shape[-1] != self.in_features:
+            raise self._shape_error(f"input of shape (..., {self.in_features})", input.shape)
+        z = F.linear(input, self.weight, self.bias)
+        z = F.reshape(z, tuple(input.shape[:-1]) + (self.out_features, self.pieces))
+        return F.max(z, -1).values
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"pieces={self.pieces}, bias={self.bias is not None}")

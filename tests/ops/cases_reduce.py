@@ -1,0 +1,72 @@
+"""Op-table cases: sum mean max min amax amin logsumexp softmax log_softmax.
+
+max/min inputs come from ``distinct()`` so that no two elements tie (a tie is a kink:
+see test_op_semantics.py for the exact tie behaviour).
+"""
+
+import neurona.functional as F
+
+from .cases import Case, distinct, rand
+
+
+def _torch():
+    import torch
+    return torch
+
+
+def _tf():
+    import torch.nn.functional as tF
+    return tF
+
+
+CASES = [
+    Case("sum_all", F.sum, lambda x: x.sum(), [rand(3, 4)]),
+    Case("sum_dim", lambda x: F.sum(x, 1), lambda x: x.sum(1), [rand(3, 4, 2)]),
+    Case("sum_negdim_keepdim", lambda x: F.sum(x, -1, keepdim=True),
+         lambda x: x.sum(-1, keepdim=True), [rand(3, 4)]),
+    Case("sum_tuple", lambda x: F.sum(x, (0, 2)), lambda x: x.sum((0, 2)), [rand(2, 3, 4)]),
+    Case("mean_all", F.mean, lambda x: x.mean(), [rand(3, 5)]),
+    Case("mean_dim_keepdim", lambda x: F.mean(x, 0, keepdim=True),
+         lambda x: x.mean(0, keepdim=True), [rand(3, 5)]),
+    Case("mean_tuple_neg", lambda x: F.mean(x, (-1, -2)), lambda x: x.mean((-1, -2)),
+         [rand(2, 3, 4)]),
+    Case("max_all", F.max, lambda x: _torch().max(x), [distinct(3, 4)]),
+    Case("min_all", F.min, lambda x: _torch().min(x), [distinct(3, 4, seed=1)]),
+    Case("max_dim", lambda x: F.max(x, 1).values, lambda x: _torch().max(x, 1).values,
+         [distinct(3, 5)]),
+    Case("max_dim0_3d", lambda x: F.max(x, 0).values, lambda x: _torch().max(x, 0).values,
+         [distinct(3, 2, 4, seed=2)]),
+    Case("max_negdim_keepdim", lambda x: F.max(x, -1, keepdim=True).values,
+         lambda x: _torch().max(x, -1, keepdim=True).values, [distinct(2, 3, 4, seed=3)]),
+    Case("min_dim", lambda x: F.min(x, 1).values, lambda x: _torch().min(x, 1).values,
+         [distinct(4, 3, seed=4)]),
+    Case("min_dim_keepdim_method", lambda x: x.min(0, keepdim=True)[0],
+         lambda x: x.min(0, keepdim=True)[0], [distinct(4, 3, seed=5)]),
+    Case("amax_tuple", lambda x: F.amax(x, (0, 2)), lambda x: _torch().amax(x, (0, 2)),
+         [distinct(2, 3, 4, seed=6)]),
+    Case("amin_keepdim", lambda x: F.amin(x, -1, keepdim=True),
+         lambda x: _torch().amin(x, -1, keepdim=True), [distinct(3, 4, seed=7)]),
+    Case("amax_all", F.amax, lambda x: _torch().amax(x), [distinct(5, seed=8)]),
+    Case("logsumexp", lambda x: F.logsumexp(x, 1), lambda x: _torch().logsumexp(x, 1),
+         [rand(3, 5, low=-3, high=3)]),
+    Case("logsumexp_keepdim_neg", lambda x: F.logsumexp(x, -2, keepdim=True),
+         lambda x: _torch().logsumexp(x, -2, keepdim=True), [rand(2, 4, 3, low=-3, high=3)]),
+    Case("logsumexp_tuple", lambda x: F.logsumexp(x, (0, 1)),
+         lambda x: _torch().logsumexp(x, (0, 1)), [rand(2, 3, 2)]),
+    Case("logsumexp_large", lambda x: F.logsumexp(x, 1), lambda x: _torch().logsumexp(x, 1),
+         [rand(2, 4, low=500, high=502)]),
+    Case("softmax_last", lambda x: F.softmax(x, -1), lambda x: _tf().softmax(x, -1),
+         [rand(4, 5, low=-3, high=3)]),
+    Case("softmax_dim0", lambda x: F.softmax(x, 0), lambda x: _tf().softmax(x, 0),
+         [rand(3, 4)]),
+    Case("softmax_3d_middle", lambda x: F.softmax(x, 1), lambda x: _tf().softmax(x, 1),
+         [rand(2, 3, 4, low=-2, high=2)]),
+    Case("softmax_large", lambda x: F.softmax(x, 1), lambda x: _tf().softmax(x, 1),
+         [rand(2, 3, low=-800, high=800) / 400 + 600]),
+    Case("log_softmax_last", lambda x: F.log_softmax(x, -1),
+         lambda x: _tf().log_softmax(x, -1), [rand(4, 5, low=-3, high=3)]),
+    Case("log_softmax_dim1_3d", lambda x: F.log_softmax(x, 1),
+         lambda x: _tf().log_softmax(x, 1), [rand(2, 3, 2)]),
+    Case("log_softmax_method_1d", lambda x: x.log_softmax(0), lambda x: x.log_softmax(0),
+         [rand(6, low=-1000, high=-998)]),
+]
