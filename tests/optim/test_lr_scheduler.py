@@ -1,7 +1,5 @@
 """Learning-rate schedules against torch.optim.lr_scheduler (30 steps) and their closed forms."""
 
-import math
-
 import numpy as np
 import pytest
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from neurona import Tensor, optim
+from neurona import optim
 from neurona.optim import (adagrad_update, adam_update, adamw_update, amsgrad_update,
                            rmsprop_update, sgd_update)
 

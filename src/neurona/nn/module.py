@@ -25,6 +25,14 @@ def _indent(text: str, spaces: int) -> str:
     return "\n".join([lines[0]] + [" " * spaces + line for line in lines[1:]])
 
 
+class _HookHandle:
+    def __init__(self, hooks, key):
+        self._hooks, self._key = hooks, key
+
+    def remove(self):
+        self._hooks.pop(self._key, None)
+
+
 class Module:
     """Base class for every layer and model.
 
@@ -52,13 +60,56 @@ class Module:
         d["_non_persistent"] = set()
         d["_modules"] = OrderedDict()
         d["_name"] = None
+        d["_forward_hooks"] = OrderedDict()
 
     # ---- forward ------------------------------------------------------------------
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        out = self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_forward_hooks")
+        if hooks:
+            for hook in list(hooks.values()):
+                result = hook(self, args, out)
+                if result is not None:
+                    out = result
+        return out
+
+    def register_forward_hook(self, hook):
+        """Call ``hook(module, inputs, output)`` after every forward (PyTorch's semantics:
+        a non-None return value replaces the output). Returns a handle with ``remove()``."""
+        hooks = self.__dict__.setdefault("_forward_hooks", OrderedDict())
+        key = object()
+        hooks[key] = hook
+        return _HookHandle(hooks, key)
+
+    # ---- Keras-style workflow (implemented in neurona.train) -------------------------
+    def compile(self, optimizer="sgd", loss=None, metrics=None, **kwargs):
+        """Set the optimizer, loss and metrics for :meth:`fit` (see ``neurona.train``)."""
+        from .. import train
+        return train.compile(self, optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def fit(self, x=None, y=None, **kwargs):
+        """Train for ``epochs`` over mini-batches; returns a ``History`` (``neurona.train``)."""
+        from .. import train
+        return train.fit(self, x, y, **kwargs)
+
+    def evaluate(self, x=None, y=None, **kwargs):
+        """Loss and metrics on ``(x, y)`` as a dict (``neurona.train``)."""
+        from .. import train
+        return train.evaluate(self, x, y, **kwargs)
+
+    def predict(self, x, **kwargs):
+        """Outputs for ``x`` as a NumPy array, in batches, without a graph (``neurona.train``)."""
+        from .. import train
+        return train.predict(self, x, **kwargs)
+
+    def summary(self, input_shape=None, **kwargs):
+        """Print and return the per-layer table: output shape, units, parameters and
+        connections counted as LeCun et al. (1989) count them (``neurona.train.summary``)."""
+        from ..train import summary as _summary
+        return _summary.summary(self, input_shape=input_shape, **kwargs)
 
     # ---- registration -------------------------------------------------------------
     def _check_init(self, what: str):
