@@ -20,6 +20,7 @@ from . import functional
 from .gradcheck import gradcheck, GradcheckError
 from .factories import zeros, ones, full, zeros_like, ones_like, randn, rand, arange, eye
 from . import nn, optim
+from .io import save, load
 
 float32 = _np.float32
 float64 = _np.float64

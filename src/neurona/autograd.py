@@ -94,9 +94,15 @@ class Function:
     ``backward`` receives dL/d(output) and returns dL/d(input) for each positional input
     (a single array when there is one input); ``None`` where an input needs no gradient.
     ``self.needs_input_grad[i]`` tells whether input ``i`` wants one, so work can be skipped.
+
+    A subclass whose ``backward`` always returns newly allocated arrays, one per input and
+    never ``g`` itself, a view of it or a saved array, may set ``fresh_grads = True``: the
+    engine then owns those arrays and may add into them in place (or keep one as a leaf's
+    ``.grad``) instead of copying.
     """
 
     __slots__ = ("parents", "needs_input_grad", "__dict__")
+    fresh_grads = False
 
     @classmethod
     def apply(cls, *inputs, **options):
@@ -190,18 +196,20 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
         g, owned = entry
         ctx = node._ctx
         if ctx is None or node._retains_grad:
-            _accumulate_leaf(node, g, owned)
+            # a retained non-leaf gradient also flows on into ctx.backward: never hand it over
+            _accumulate_leaf(node, g, owned and ctx is None)
             if ctx is None:
                 continue
         in_grads = ctx.backward(g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
+        fresh = ctx.fresh_grads
         for parent, need, pg in zip(ctx.parents, ctx.needs_input_grad, in_grads):
             if not need or pg is None:
                 continue
             slot = grads.get(id(parent))
             if slot is None:
-                grads[id(parent)] = [pg, False]
+                grads[id(parent)] = [pg, fresh]
             elif slot[1]:
                 slot[0] += pg
             else:

@@ -3,7 +3,8 @@
 - :class:`Module`, :class:`Parameter`, containers :class:`Sequential` (with Keras's
   ``add``) and :class:`ModuleList`;
 - layers: :class:`Linear`, :class:`Conv2d`, :class:`LocallyConnected2d`, :class:`MaxPool2d`,
-  :class:`AvgPool2d`, :class:`Flatten`, :class:`Dropout`, :class:`Identity`, :class:`Maxout`;
+  :class:`AvgPool2d`, :class:`Flatten`, :class:`Dropout`, :class:`Identity`, :class:`Maxout`,
+  :class:`ZeroPad2d`, :class:`ConstantPad2d`;
 - activations: :class:`Sigmoid`, :class:`Tanh`, :class:`ReLU`, :class:`LeakyReLU`,
   :class:`PReLU`, :class:`Softmax`, :class:`LogSoftmax`;
 - loss modules (``nn.CrossEntropyLoss`` ...), :mod:`~neurona.nn.init` (initializers) and
@@ -22,6 +23,7 @@ from .linear import Identity, Linear, Maxout
 from .conv import Conv2d, LocallyConnected2d
 from .pooling import MaxPool2d, AvgPool2d
 from .flatten import Flatten
+from .padding import ConstantPad2d, ZeroPad2d
 from .dropout import Dropout
 from .activation import Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, Softmax, LogSoftmax
 from .loss import *  # noqa: F401,F403
@@ -30,6 +32,6 @@ from . import loss as _loss
 __all__ = [
     "functional", "init", "Parameter", "Module", "Sequential", "ModuleList",
     "Identity", "Linear", "Maxout", "Conv2d", "LocallyConnected2d", "MaxPool2d", "AvgPool2d",
-    "Flatten", "Dropout", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "Softmax",
-    "LogSoftmax", *_loss.__all__,
+    "Flatten", "ConstantPad2d", "ZeroPad2d", "Dropout", "Sigmoid", "Tanh", "ReLU", "LeakyReLU",
+    "PReLU", "Softmax", "LogSoftmax", *_loss.__all__,
 ]

@@ -18,6 +18,9 @@ class Sigmoid(Module):
     def forward(self, input):
         return F.sigmoid(input)
 
+    def get_config(self):
+        return {}
+
 
 class Tanh(Module):
     """tanh(x); tanh'(x) = 1 − tanh²(x)."""
@@ -25,12 +28,18 @@ class Tanh(Module):
     def forward(self, input):
         return F.tanh(input)
 
+    def get_config(self):
+        return {}
+
 
 class ReLU(Module):
     """max(0, x); the derivative is taken as 0 at x = 0 (as PyTorch)."""
 
     def forward(self, input):
         return F.relu(input)
+
+    def get_config(self):
+        return {}
 
 
 class LeakyReLU(Module):
@@ -45,6 +54,9 @@ class LeakyReLU(Module):
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
+
+    def get_config(self):
+        return {"negative_slope": self.negative_slope}
 
 
 class PReLU(Module):
@@ -79,6 +91,10 @@ class PReLU(Module):
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
 
+    def get_config(self):
+        return {"num_parameters": self.num_parameters, "init": self.init,
+                "dtype": str(self.weight.data.dtype)}
+
 
 def _check_dim(dim, owner):
     if dim is None or isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
@@ -102,6 +118,9 @@ class Softmax(Module):
     def extra_repr(self):
         return f"dim={self.dim}"
 
+    def get_config(self):
+        return {"dim": self.dim}
+
 
 class LogSoftmax(Module):
     """log softmax(x)_i = x_i − log Σ_j e^(x_j) along ``dim`` (required), computed stably."""
@@ -117,3 +136,6 @@ class LogSoftmax(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}"
+
+    def get_config(self):
+        return {"dim": self.dim}

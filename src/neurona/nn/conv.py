@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import functional as F
 from . import init
-from .linear import _check_size, _dtype
+from .linear import _affine_config, _check_size, _dtype
 from .module import Module
 from .parameter import Parameter
 
@@ -126,6 +126,14 @@ class Conv2d(Module):
             text += ", bias=False"
         return text
 
+    def get_config(self):
+        """Constructor arguments as JSON (for ``neurona.save``)."""
+        return _affine_config(
+            self, in_channels=self.in_channels, out_channels=self.out_channels,
+            kernel_size=list(self.kernel_size), stride=list(self.stride),
+            padding=self.padding if isinstance(self.padding, str) else list(self.padding),
+            dilation=list(self.dilation))
+
 
 class LocallyConnected2d(Module):
     """Convolution without weight sharing (thesis eq. 5.10): each output position has its own filter.
@@ -193,3 +201,11 @@ class LocallyConnected2d(Module):
         if self.bias is None:
             text += ", bias=False"
         return text
+
+    def get_config(self):
+        """Constructor arguments as JSON (for ``neurona.save``)."""
+        return _affine_config(
+            self, in_channels=self.in_channels, out_channels=self.out_channels,
+            kernel_size=list(self.kernel_size), input_size=list(self.input_size),
+            stride=list(self.stride),
+            padding=self.padding if isinstance(self.padding, str) else list(self.padding))

@@ -31,3 +31,7 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}"
+
+    def get_config(self):
+        """``{'p': p}``; a custom ``generator`` is not saved (loaded layers use the global one)."""
+        return {"p": self.p}

@@ -29,3 +29,6 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+    def get_config(self):
+        return {"start_dim": self.start_dim, "end_dim": self.end_dim}

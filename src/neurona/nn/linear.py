@@ -23,6 +23,23 @@ def _dtype(dtype):
     return np.dtype(dtype) if dtype is not None else get_default_dtype()
 
 
+def _init_config(spec):
+    """An initializer spec as JSON for ``get_config``: names and numbers are kept; a
+    callable becomes ``None`` (the saved weights make the initializer irrelevant)."""
+    if spec is None or isinstance(spec, str):
+        return spec
+    if isinstance(spec, (int, float, np.number)) and not isinstance(spec, bool):
+        return float(spec)
+    return None
+
+
+def _affine_config(layer, **sizes):
+    """``get_config`` of a layer with ``weight``, optional ``bias`` and initializer specs."""
+    return {**sizes, "bias": layer.bias is not None,
+            "weight_init": _init_config(layer.weight_init),
+            "bias_init": _init_config(layer.bias_init), "dtype": str(layer.weight.data.dtype)}
+
+
 class Identity(Module):
     """Returns its input unchanged (arguments are accepted and ignored, as in PyTorch)."""
 
@@ -31,6 +48,9 @@ class Identity(Module):
 
     def forward(self, input):
         return input
+
+    def get_config(self):
+        return {}
 
 
 class Linear(Module):
@@ -74,6 +94,10 @@ class Linear(Module):
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
+
+    def get_config(self):
+        """Constructor arguments as JSON (for ``neurona.save``)."""
+        return _affine_config(self, in_features=self.in_features, out_features=self.out_features)
 
 
 class Maxout(Module):
@@ -119,3 +143,8 @@ class Maxout(Module):
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"pieces={self.pieces}, bias={self.bias is not None}")
+
+    def get_config(self):
+        """Constructor arguments as JSON (for ``neurona.save``)."""
+        return _affine_config(self, in_features=self.in_features, out_features=self.out_features,
+                              pieces=self.pieces)

@@ -32,6 +32,17 @@ class _Loss(Module):
     def extra_repr(self):
         return f"reduction={self.reduction!r}"
 
+    def get_config(self):
+        """Constructor arguments as JSON (for ``neurona.save``); class weights as lists."""
+        config = {"reduction": self.reduction}
+        for name in ("weight", "pos_weight", "ignore_index", "label_smoothing"):
+            if name in self._buffers:
+                value = self._buffers[name]
+                config[name] = None if value is None else value.data.tolist()
+            elif name in self.__dict__:
+                config[name] = self.__dict__[name]
+        return config
+
 
 class _WeightedLoss(_Loss):
     def __init__(self, weight=None, reduction="mean"):

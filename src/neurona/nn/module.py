@@ -90,10 +90,10 @@ class Module:
         from .. import train
         return train.compile(self, optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
-    def fit(self, x=None, y=None, **kwargs):
+    def fit(self, x=None, y=None, *args, **kwargs):
         """Train for ``epochs`` over mini-batches; returns a ``History`` (``neurona.train``)."""
         from .. import train
-        return train.fit(self, x, y, **kwargs)
+        return train.fit(self, x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
         """Loss and metrics on ``(x, y)`` as a dict (``neurona.train``)."""

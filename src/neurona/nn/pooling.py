@@ -35,6 +35,11 @@ class _Pool2d(Module):
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
+    def get_config(self):
+        """Constructor arguments as JSON (for ``neurona.save``)."""
+        return {"kernel_size": list(self.kernel_size), "stride": list(self.stride),
+                "padding": list(self.padding)}
+
 
 class MaxPool2d(_Pool2d):
     """Max over each ``kernel_size`` window, moved by ``stride`` (default: the kernel size).

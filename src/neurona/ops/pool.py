@@ -40,40 +40,79 @@ def _unblock(gb, x_shape):
 class MaxPool2d(Function):
     """y[n, c, i, j] = max over the window of (i, j); the gradient of each output goes to
     the position of that max (the first one, in row-major window order, on ties): the
-    local derivative is 1 at the argmax and 0 elsewhere."""
+    local derivative is 1 at the argmax and 0 elsewhere.
+
+    The general path takes an argmax over the window view. The fast path (non-overlapping
+    windows) never materialises the windows: the max is a running ``np.maximum`` over the
+    KH*KW strided slices ``x[:, :, p::KH, q::KW]``, and backward finds, offset by offset in
+    row-major order, the first slice equal to the max (``_max_offsets``). Both agree (tested).
+    """
+
+    fresh_grads = True
 
     def forward(self, x, kernel=(1, 1), stride=(1, 1), pads=((0, 0), (0, 0)), fast=False):
         n, c, h, w = x.shape
         kh, kw = kernel
         oh, ow = _out_hw((h, w), pads, kernel, stride, (1, 1), "max_pool2d")
-        if fast:
-            # (N, C, OH, KH, OW, KW) -> (N, C, OH, OW, KH*KW): one row per window
-            flat = _blocks(x, kernel, (oh, ow)).transpose(0, 1, 2, 4, 3, 5).reshape(
-                n, c, oh, ow, kh * kw)
-            axis = 4
-        else:
-            # padding is -inf so it never wins (every window holds a real pixel)
-            view = _windows(_pad(x, pads, -np.inf), kernel, stride, (1, 1), (oh, ow))
-            flat = view.reshape(n, c, kh * kw, oh, ow)
-            axis = 2
-        # argmax returns the first maximum, which is PyTorch's choice on ties
-        self.argmax = np.argmax(flat, axis=axis)
-        self.x_shape, self.axis = x.shape, axis
+        self.x_shape, self.fast = x.shape, fast
+        self.axis = 4 if fast else 2  # the window axis of the (historical) argmax layout
         self.geometry = (kernel, stride, pads, (oh, ow))
-        return np.take_along_axis(flat, np.expand_dims(self.argmax, axis), axis).squeeze(axis)
+        if fast:
+            cov = x[:, :, :oh * kh, :ow * kw]
+            out = cov[:, :, 0::kh, 0::kw].copy()
+            for p, q in _offsets(kernel)[1:]:
+                np.maximum(out, cov[:, :, p::kh, q::kw], out=out)  # NaN wins, as in argmax
+            self.x, self.out = x, out
+            return out
+        # padding is -inf so it never wins (every window holds a real pixel)
+        view = _windows(_pad(x, pads, -np.inf), kernel, stride, (1, 1), (oh, ow))
+        flat = view.reshape(n, c, kh * kw, oh, ow)
+        # argmax returns the first maximum, which is PyTorch's choice on ties
+        self.argmax = np.argmax(flat, axis=2)
+        return np.take_along_axis(flat, self.argmax[:, :, None], 2).squeeze(2)
 
     def backward(self, g):
         (kh, kw), stride, pads, (oh, ow) = self.geometry
         n, c = self.x_shape[:2]
+        if self.fast:
+            return _max_offsets_backward(self.x, self.out, g, (kh, kw))
         offsets = np.arange(kh * kw)
-        if self.axis == 4:  # fast path
-            hit = self.argmax[..., None] == offsets                      # (N, C, OH, OW, KH*KW)
-            gflat = np.where(hit, g[..., None], 0)
-            gblocks = gflat.reshape(n, c, oh, ow, kh, kw).transpose(0, 1, 2, 4, 3, 5)
-            return _unblock(gblocks, self.x_shape)
         hit = self.argmax[:, :, None] == offsets[:, None, None]          # (N, C, KH*KW, OH, OW)
         gcols = np.where(hit, g[:, :, None], 0).reshape(n, c, kh, kw, oh, ow)
         return _col2im(gcols, self.x_shape, pads, (kh, kw), stride, (1, 1))
+
+
+def _offsets(kernel):
+    """Kernel offsets (p, q) in row-major order."""
+    return [(p, q) for p in range(kernel[0]) for q in range(kernel[1])]
+
+
+def _max_offsets_backward(x, out, g, kernel):
+    """Gradient of the non-overlapping max pool: g goes to the first (row-major) offset of
+    each window whose value equals the max. Loops over the KH*KW offsets, not pixels."""
+    kh, kw = kernel
+    oh, ow = out.shape[2:]
+    first = None
+    if np.isnan(out).any():  # NaN == NaN is False: let an argmax find the (first) NaNs
+        n, c = x.shape[:2]
+        first = np.argmax(_blocks(x, kernel, (oh, ow)).transpose(0, 1, 2, 4, 3, 5).reshape(
+            n, c, oh, ow, kh * kw), axis=4)
+    grad = np.zeros(x.shape, dtype=g.dtype)
+    cov = x[:, :, :oh * kh, :ow * kw]
+    gcov = grad[:, :, :oh * kh, :ow * kw]
+    taken = None
+    for k, (p, q) in enumerate(_offsets(kernel)):
+        if first is not None:
+            hit = first == k
+        else:
+            hit = cov[:, :, p::kh, q::kw] == out
+            if taken is None:
+                taken = hit
+            else:
+                hit &= ~taken
+                taken |= hit
+        np.copyto(gcov[:, :, p::kh, q::kw], g, where=hit)
+    return grad
 
 
 class AvgPool2d(Function):

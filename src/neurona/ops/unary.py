@@ -8,10 +8,14 @@ import numpy as np
 
 from ..autograd import Function
 
+
+class _Elementwise(Function):
+    fresh_grads = True  # every backward here returns g times a local derivative: a new array
+
 __all__ = ["exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu", "leaky_relu"]
 
 
-class Exp(Function):
+class Exp(_Elementwise):
     def forward(self, x):
         self.out = np.exp(x)
         return self.out
@@ -21,7 +25,7 @@ class Exp(Function):
         return g * self.out
 
 
-class Log(Function):
+class Log(_Elementwise):
     def forward(self, x):
         self.x = x
         return np.log(x)
@@ -32,7 +36,7 @@ class Log(Function):
             return g / self.x
 
 
-class Sqrt(Function):
+class Sqrt(_Elementwise):
     def forward(self, x):
         self.out = np.sqrt(x)
         return self.out
@@ -43,7 +47,7 @@ class Sqrt(Function):
             return g / (2 * self.out)
 
 
-class Abs(Function):
+class Abs(_Elementwise):
     def forward(self, x):
         self.x = x
         return np.abs(x)
@@ -53,21 +57,31 @@ class Abs(Function):
         return g * np.sign(self.x)
 
 
-class Sigmoid(Function):
+class Sigmoid(_Elementwise):
     def forward(self, x):
-        # e = exp(-|x|) is in (0, 1], so neither branch can overflow:
-        # x >= 0: 1 / (1 + e^-x);   x < 0: e^x / (1 + e^x)
-        e = np.exp(-np.abs(x))
-        self.out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-        return self.out
+        if x.dtype.kind != "f":
+            x = x.astype(np.float64)  # as np.exp does for integers
+        # 1 / (1 + e^-x), computed in place in one buffer. For x below about -88 (float32)
+        # e^-x overflows to inf and the result is 1/inf = 0 (the exact value is below
+        # 3e-39, under float32's smallest normal number), so the overflow is harmless.
+        s = np.negative(x)
+        with np.errstate(over="ignore"):
+            np.exp(s, out=s)
+        s += 1
+        np.reciprocal(s, out=s)
+        self.out = s
+        return s
 
     def backward(self, g):
         # s'(x) = s (1 - s), from the saved output s
         s = self.out
-        return g * s * (1 - s)
+        d = 1 - s
+        d *= s
+        d *= g
+        return d
 
 
-class Tanh(Function):
+class Tanh(_Elementwise):
     def forward(self, x):
         self.out = np.tanh(x)
         return self.out
@@ -78,7 +92,7 @@ class Tanh(Function):
         return g * (1 - t * t)
 
 
-class ReLU(Function):
+class ReLU(_Elementwise):
     def forward(self, x):
         self.positive = x > 0
         return np.maximum(x, 0)  # keeps NaN, keeps the dtype
@@ -88,7 +102,7 @@ class ReLU(Function):
         return g * self.positive
 
 
-class LeakyReLU(Function):
+class LeakyReLU(_Elementwise):
     def forward(self, x, negative_slope=0.01):
         self.positive = x > 0
         self.slope = negative_slope

@@ -1,0 +1,255 @@
+"""Runner: ``python -m benchmarks run WORKLOAD [--vs torch] [--quick] [--reps N]
+[--threads 1|2] [--json FILE] [--no-rss]``.
+
+WORKLOAD is one of mlp, mlp-modern, lenet5, lecun1989, lecun1989-fullbatch, predict, all.
+Timing: both sides train in this process on the same data, initial weights and batch
+order; repetitions are interleaved (neurona, torch, torch, neurona, ... — who goes first
+alternates so a drift in machine speed hits both alike); each repetition is one epoch.
+Peak RSS: one fresh subprocess per side runs one epoch and reports its own ru_maxrss
+(in one process the two sides' memory could not be told apart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+from . import common
+
+NAMES = ["mlp", "mlp-modern", "lenet5", "lecun1989", "lecun1989-fullbatch", "predict"]
+
+
+def workload_classes(name):
+    from . import lecun1989, lenet5, mlp, mlp_modern, predict
+    table = {"mlp": [mlp.ThesisMLP], "mlp-modern": [mlp_modern.ModernMLP],
+             "lenet5": [lenet5.LeNet5], "lecun1989": [lecun1989.LeCun1989],
+             "lecun1989-fullbatch": [lecun1989.LeCun1989FullBatch],
+             "predict": [predict.PredictMLP, predict.PredictLeNet5]}
+    if name == "all":
+        return [c for n in NAMES for c in table[n]]
+    return table[name]
+
+
+def set_torch_threads(n):
+    import torch
+    if n is not None:
+        torch.set_num_threads(n)
+    return torch.get_num_threads()
+
+
+def _flops_mlp(w, n):
+    """Matmul FLOPs of one epoch of an MLP: forward, weight gradients, input gradients
+    (none for the first layer: the images need no gradient)."""
+    sizes = [(784, 400), (400, 100), (100, 10)]
+    p = sum(a * b for a, b in sizes)
+    return 2 * n * (p + p + p - sizes[0][0] * sizes[0][1])
+
+
+def matmul_peak_gflops():
+    """Best of a few float32 1024x1024 GEMMs with NumPy's BLAS, in GFLOP/s."""
+    import numpy as np
+    a = np.random.default_rng(0).random((1024, 1024), dtype=np.float32)
+    best = float("inf")
+    for _ in range(8):
+        t0 = common.now()
+        a @ a
+        best = min(best, common.now() - t0)
+    return 2 * 1024 ** 3 / best / 1e9
+
+
+def run_workload(cls, quick=False, tiny=False, reps=3, vs_torch=True, log=print):
+    """Time one workload in-process; returns a dict of results (see the module docstring)."""
+    w = cls()
+    w.load(quick, tiny)
+    reps = max(reps, getattr(w, "min_reps", 1) if not tiny else 1)
+    w.setup("both" if vs_torch else "neurona")
+    sides = ["neurona", "torch"] if vs_torch else ["neurona"]
+    times = {s: [] for s in sides}
+    losses = {s: [] for s in sides}
+    for r in range(reps):
+        order = sides if r % 2 == 0 else sides[::-1]
+        for s in order:
+            t0 = common.now()
+            first = w.epoch_neurona(r) if s == "neurona" else w.epoch_torch(r)
+            times[s].append(common.now() - t0)
+            if r == 0:
+                losses[s] = first
+    res = {"workload": w.name, "title": w.title, "notes": list(w.notes), "data": w.source,
+           "unit": w.unit, "examples_per_unit": w.examples_per_epoch(), "reps": reps,
+           "batch_size": w.batch_size, "first_losses": losses}
+    for s in sides:
+        res[s] = common.summarize(times[s])
+        res[s]["examples_per_s"] = res["examples_per_unit"] / res[s]["median"]
+        res[s]["accuracy"] = w.accuracy(s)
+    if vs_torch:
+        ratios = [a / b for a, b in zip(times["neurona"], times["torch"])]
+        res["ratio"] = {"pairs": ratios, "median": sorted(ratios)[len(ratios) // 2]
+                        if len(ratios) % 2 else sum(sorted(ratios)[len(ratios) // 2 - 1:
+                                                                   len(ratios) // 2 + 1]) / 2,
+                        "of_minima": res["neurona"]["min"] / res["torch"]["min"]}
+    return res
+
+
+def rss_child(name, side, quick, threads):
+    """Run in a fresh process: one epoch of one side; print its peak RSS as JSON."""
+    common.pin_threads(threads)
+    if side == "torch":
+        set_torch_threads(threads)
+    cls = [c for c in workload_classes("all") if c.name == name][0]
+    w = cls()
+    w.load(quick, False)
+    w.setup(side)
+    before = common.peak_rss_mb()
+    w.epoch_neurona(0) if side == "neurona" else w.epoch_torch(0)
+    print(json.dumps({"peak_rss_mb": common.peak_rss_mb(), "before_epoch_mb": before}))
+
+
+def measure_rss(name, side, quick, threads):
+    cmd = [sys.executable, "-m", "benchmarks", "_rss", name, side]
+    if quick:
+        cmd.append("--quick")
+    if threads is not None:
+        cmd += ["--threads", str(threads)]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _fmt_row(cells, widths):
+    return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))
+
+
+def report(res, log=print):
+    log(f"\n== {res['workload']}: {res['title']}")
+    log(f"   data: {res['data']}")
+    for note in res["notes"]:
+        log(f"   note: {note}")
+    log(f"   unit: one {res['unit']} = {res['examples_per_unit']} examples; "
+        f"{res['reps']} interleaved repetitions")
+    widths = [8, 9, 9, 9, 12, 12, 9]
+    log("   " + _fmt_row(["side", "median s", "min s", "max s", "examples/s", "peak RSS MB",
+                          "accuracy"], widths))
+    for s in ("neurona", "torch"):
+        if s not in res:
+            continue
+        r = res[s]
+        rss = res.get("rss", {}).get(s, {}).get("peak_rss_mb")
+        acc = r["accuracy"]
+        log("   " + _fmt_row([s, f"{r['median']:.4f}", f"{r['min']:.4f}", f"{r['max']:.4f}",
+                              f"{r['examples_per_s']:.0f}",
+                              "n/a" if rss is None else f"{rss:.0f}",
+                              "n/a" if acc is None else f"{100 * acc:.2f}%"], widths))
+    if "ratio" in res:
+        q = res["ratio"]
+        pairs = ", ".join(f"{x:.2f}" for x in q["pairs"])
+        log(f"   neurona/torch time: median of pairs {q['median']:.2f}x, ratio of minima "
+            f"{q['of_minima']:.2f}x  (pairs: {pairs})")
+    if "rss_ratio" in res:
+        log(f"   neurona/torch peak RSS: {res['rss_ratio']:.2f}x")
+    if "matmul_peak_fraction" in res:
+        log(f"   neurona matmul work = {100 * res['matmul_peak_fraction']:.0f}% of the measured "
+            f"float32 GEMM peak ({res['gemm_peak_gflops']:.0f} GFLOP/s)")
+
+
+def summary_table(results, log=print):
+    log("\n| workload | neurona median s | torch median s | ratio (median of pairs) | "
+        "ratio of minima | neurona RSS MB | torch RSS MB | accuracy neurona / torch |")
+    log("|---|---|---|---|---|---|---|---|")
+    for res in results:
+        n, t = res["neurona"], res.get("torch")
+        rss = res.get("rss", {})
+        f = lambda d: "n/a" if d is None else f"{d:.0f}"
+        acc = lambda d: "n/a" if d is None else f"{100 * d:.2f}%"
+        if t is None:
+            log(f"| {res['workload']} | {n['median']:.3f} | | | | | | {acc(n['accuracy'])} |")
+            continue
+        log(f"| {res['workload']} | {n['median']:.3f} | {t['median']:.3f} | "
+            f"{res['ratio']['median']:.2f}x | {res['ratio']['of_minima']:.2f}x | "
+            f"{f(rss.get('neurona', {}).get('peak_rss_mb'))} | "
+            f"{f(rss.get('torch', {}).get('peak_rss_mb'))} | "
+            f"{acc(n['accuracy'])} / {acc(t['accuracy'])} |")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run benchmarks")
+    r.add_argument("workload", choices=NAMES + ["all"])
+    r.add_argument("--vs", choices=["torch"], default=None, help="also run PyTorch")
+    r.add_argument("--quick", action="store_true", help="a few hundred batches per workload")
+    r.add_argument("--reps", type=int, default=None, help="repetitions (default 3, quick 2)")
+    r.add_argument("--threads", type=int, default=None, help="pin BLAS and torch threads")
+    r.add_argument("--json", default=None, help="write the results to this file")
+    r.add_argument("--no-rss", action="store_true", help="skip the peak-RSS subprocesses "
+                   "(always skipped with --quick)")
+    c = sub.add_parser("_rss", help=argparse.SUPPRESS)
+    c.add_argument("workload")
+    c.add_argument("side")
+    c.add_argument("--quick", action="store_true")
+    c.add_argument("--threads", type=int, default=None)
+    args = p.parse_args(argv)
+
+    common.pin_threads(args.threads)  # before NumPy is imported
+    if args.cmd == "_rss":
+        return rss_child(args.workload, args.side, args.quick, args.threads)
+
+    import platform
+    import numpy as np
+    vs_torch = args.vs == "torch"
+    reps = args.reps or (2 if args.quick else 3)
+    env = {"python": sys.version.split()[0], "numpy": np.__version__,
+           "platform": platform.platform(), "cpus": os.cpu_count(),
+           "threads_requested": args.threads, "blas": common.blas_info()}
+    if vs_torch:
+        import torch
+        env["torch"] = torch.__version__
+        env["torch_num_threads"] = set_torch_threads(args.threads)
+        env["torch_config"] = torch.__config__.parallel_info().splitlines()[:6]
+    env["gemm_peak_gflops"] = matmul_peak_gflops()
+    print(f"neurona benchmarks  python {env['python']}  numpy {env['numpy']}"
+          + (f"  torch {env['torch']} (CPU, torch.get_num_threads() = {env['torch_num_threads']})"
+             if vs_torch else ""))
+    print(f"threads: {', '.join(f'{k}={v}' for k, v in env['blas']['env'].items())}")
+    for pool in env["blas"].get("pools", []):
+        print(f"BLAS: {pool}")
+    if "numpy_blas" in env["blas"]:
+        print(f"BLAS: {env['blas']['numpy_blas']}")
+    print(f"float32 GEMM peak (1024^3, NumPy): {env['gemm_peak_gflops']:.0f} GFLOP/s")
+    results = []
+    for cls in workload_classes(args.workload):
+        res = run_workload(cls, quick=args.quick, reps=reps, vs_torch=vs_torch)
+        if not args.quick and not args.no_rss:
+            res["rss"] = {s: measure_rss(res["workload"], s, False, args.threads)
+                          for s in (["neurona", "torch"] if vs_torch else ["neurona"])}
+            try:
+                res["rss_ratio"] = (res["rss"]["neurona"]["peak_rss_mb"]
+                                    / res["rss"]["torch"]["peak_rss_mb"])
+            except (KeyError, ZeroDivisionError):
+                pass
+        if res["workload"] in ("mlp", "mlp-modern"):
+            res["gemm_peak_gflops"] = env["gemm_peak_gflops"]
+            flops = _flops_mlp(None, res["examples_per_unit"])
+            res["matmul_peak_fraction"] = flops / res["neurona"]["median"] / 1e9 / env["gemm_peak_gflops"]
+        report(res)
+        results.append(res)
+    if not args.quick and not args.no_rss:
+        print("\npeak RSS: each side measured in its own fresh subprocess running one epoch "
+              "(ru_maxrss of that child: interpreter, libraries, data and training)")
+    print("\nmedian of pairs = median over repetitions of (neurona time / torch time) of the "
+          "same repetition; < 1 means neurona is faster")
+    summary_table(results)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"env": env, "args": vars(args), "results": results}, f, indent=1,
+                      default=str)
+        print(f"\nresults written to {args.json}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

