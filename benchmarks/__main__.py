@@ -103,8 +103,11 @@ def rss_child(name, side, quick, threads):
     w.load(quick, False)
     w.setup(side)
     before = common.peak_rss_mb()
+    reset = common.reset_peak_rss()  # so loading the data does not set the high-water mark
     w.epoch_neurona(0) if side == "neurona" else w.epoch_torch(0)
-    print(json.dumps({"peak_rss_mb": common.peak_rss_mb(), "before_epoch_mb": before}))
+    peak = common.peak_rss_since_reset_mb() if reset else common.peak_rss_mb()
+    print(json.dumps({"peak_rss_mb": peak, "peak_while_loading_mb": before,
+                      "reset_ok": reset}))
 
 
 def measure_rss(name, side, quick, threads):
@@ -239,8 +242,9 @@ def main(argv=None):
         report(res)
         results.append(res)
     if not args.quick and not args.no_rss:
-        print("\npeak RSS: each side measured in its own fresh subprocess running one epoch "
-              "(ru_maxrss of that child: interpreter, libraries, data and training)")
+        print("\npeak RSS: each side measured in its own fresh subprocess running one epoch: "
+              "the child's resident high-water mark (VmHWM) during that epoch, reset after "
+              "the data was loaded (interpreter, libraries, data and training included)")
     print("\nmedian of pairs = median over repetitions of (neurona time / torch time) of the "
           "same repetition; < 1 means neurona is faster")
     summary_table(results)

@@ -1,4 +1,4 @@
-"""The ``neurona`` command line: train, evaluate, predict, summary, data.
+"""The neurona command line: train, evaluate, predict, summary, data.
 
     neurona train --model lenet5 --epochs 3 --out lenet5.neurona
     neurona evaluate lenet5.neurona
@@ -215,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Entry point of the `neurona` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -175,7 +175,8 @@ class Conv2d(Function):
         dL/dcols = W2^T @ G            (K, L*N), then col2im -> dL/dx
     One large matrix product each instead of N small per-image ones (much faster for
     small C_in, e.g. one input channel). The batch index is the fastest-moving one in
-    these layouts, so the im2col copies and col2im adds run over long contiguous stretches.
+    these layouts, so the im2col copies and col2im adds run over long contiguous stretches
+    even for strided convolutions.
     """
 
     fresh_grads = True

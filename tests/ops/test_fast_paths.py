@@ -1,0 +1,118 @@
+"""Fast paths (issue 4) against the plain formulas they replace: same values, same dtypes.
+
+- conv2d's batch-wide im2col/col2im (``_im2col_batch``/``_col2im_batch``) against the
+  per-image ``_im2col``/``_col2im`` (the layout of ``unfold``);
+- max_pool2d's running-maximum path against the argmax path, NaNs included;
+- linear's ``(W @ x^T)^T`` against ``x @ W^T + b``; sigmoid against ``1 / (1 + e^-x)``
+  in float64; and the engine's in-place accumulation of owned gradients.
+"""
+
+import numpy as np
+import pytest
+
+import neurona
+import neurona.functional as F
+from neurona import Tensor
+from neurona.ops import conv as C
+from neurona.ops.pool import MaxPool2d
+
+
+@pytest.mark.parametrize("shape, kernel, stride, pads, dilation", [
+    ((3, 2, 9, 8), (3, 2), (1, 1), ((1, 1), (0, 0)), (1, 1)),
+    ((2, 1, 16, 16), (5, 5), (2, 2), ((2, 2), (2, 2)), (1, 1)),
+    ((2, 3, 10, 11), (3, 3), (2, 1), ((0, 1), (2, 0)), (2, 1)),
+])
+def test_batch_im2col_and_col2im_match_per_image_versions(shape, kernel, stride, pads, dilation):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(np.float32)
+    oh, ow = C._out_hw(shape[2:], pads, kernel, stride, dilation, "test")
+    n, c = shape[:2]
+    kh, kw = kernel
+    plain = C._im2col(C._pad(x, pads), kernel, stride, dilation, (oh, ow))   # (N, K, L)
+    fast = C._im2col_batch(x, pads, kernel, stride, dilation, (oh, ow))     # (K, L*N)
+    np.testing.assert_array_equal(fast, plain.transpose(1, 2, 0).reshape(fast.shape))
+    g = rng.standard_normal((c, kh, kw, oh, ow, n)).astype(np.float32)
+    gx_fast = C._col2im_batch(g, shape, pads, kernel, stride, dilation)
+    gx_plain = C._col2im(g.transpose(5, 0, 1, 2, 3, 4), shape, pads, kernel, stride, dilation)
+    assert gx_fast.dtype == np.float32 and gx_fast.flags.c_contiguous
+    np.testing.assert_allclose(gx_fast, gx_plain, rtol=1e-5, atol=1e-6)
+
+
+def test_conv2d_equals_unfold_then_matmul():
+    # the plain definition: y[n] = W2 @ unfold(x)[n] + b
+    rng = np.random.default_rng(1)
+    x = Tensor(rng.standard_normal((3, 2, 9, 9)), requires_grad=True)
+    w = Tensor(rng.standard_normal((4, 2, 3, 3)), requires_grad=True)
+    b = Tensor(rng.standard_normal(4), requires_grad=True)
+    y = F.conv2d(x, w, b, stride=2, padding=1)
+    cols = F.unfold(x, 3, padding=1, stride=2)                               # (N, 18, 25)
+    y_plain = (F.matmul(F.reshape(w, (4, 18)), cols) + F.reshape(b, (4, 1))).reshape(3, 4, 5, 5)
+    np.testing.assert_allclose(y.data, y_plain.data, rtol=1e-12)
+    g = rng.standard_normal(y.shape)
+    grads = []
+    for out in (y, y_plain):
+        for t in (x, w, b):
+            t.grad = None
+        out.backward(g)
+        grads.append([t.grad.copy() for t in (x, w, b)])
+    for a, c in zip(*grads):
+        np.testing.assert_allclose(a, c, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("with_nan", [False, True])
+def test_max_pool_fast_path_with_nans_matches_general_path(with_nan):
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 3, (2, 3, 6, 6)).astype(np.float32)    # many ties
+    if with_nan:
+        x[0, 1, 2, 3] = x[1, 0, 5, 5] = np.nan
+    g = rng.standard_normal((2, 3, 3, 3)).astype(np.float32)
+    results = []
+    for fast in (True, False):
+        t = Tensor(x, requires_grad=True)
+        y = MaxPool2d.apply(t, kernel=(2, 2), stride=(2, 2), pads=((0, 0), (0, 0)), fast=fast)
+        y.backward(g)
+        results.append((y.data, t.grad))
+    (y1, g1), (y2, g2) = results
+    np.testing.assert_array_equal(y1, y2)   # NaN == NaN for assert_array_equal
+    np.testing.assert_array_equal(g1, g2)
+    assert np.isnan(y1).any() == with_nan
+
+
+@pytest.mark.parametrize("lead", [(), (5,), (2, 3)])
+def test_linear_fast_product_matches_plain_formula(lead):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(lead + (7,)).astype(np.float32)
+    w = rng.standard_normal((4, 7)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    y = F.linear(Tensor(x), Tensor(w), Tensor(b)).data
+    assert y.dtype == np.float32 and y.shape == lead + (4,) and y.flags.c_contiguous
+    np.testing.assert_allclose(y, x @ w.T + b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(F.linear(Tensor(x), Tensor(w)).data, x @ w.T, rtol=1e-5, atol=1e-6)
+
+
+def test_sigmoid_matches_formula_and_saturates_without_warnings():
+    x = np.array([-1000.0, -90.0, -20.0, -1.0, 0.0, 1.0, 20.0, 1000.0])
+    with np.errstate(over="ignore"):
+        expected = 1 / (1 + np.exp(-x))
+    for dtype in (np.float64, np.float32):
+        with np.errstate(over="raise", divide="raise", invalid="raise"):  # no warning escapes
+            y = F.sigmoid(Tensor(x.astype(dtype))).data
+        assert y.dtype == dtype
+        # sigmoid(-20) = 2.06e-9: kept with full relative precision (1 - tanh would lose it)
+        np.testing.assert_allclose(y, expected.astype(dtype), rtol=1e-6, atol=1e-37)
+
+
+def test_owned_gradients_accumulate_correctly_and_grad_is_never_aliased():
+    # w is used by two linear layers: its two fresh gradients are summed in place
+    rng = np.random.default_rng(4)
+    w = Tensor(rng.standard_normal((3, 3)), requires_grad=True)
+    x = Tensor(rng.standard_normal((2, 3)))
+    y = F.linear(F.linear(x, w), w).sum()
+    y.backward()
+    xw = x.data @ w.data.T
+    ones = np.ones((2, 3))
+    expected = ones.T @ xw + (ones @ w.data).T @ x.data   # dL/dW from each use, summed
+    np.testing.assert_allclose(w.grad, expected, rtol=1e-12)
+    first = w.grad.copy()
+    F.linear(x, w).sum().backward()                       # accumulates into .grad in place
+    np.testing.assert_allclose(w.grad, first + ones.T @ x.data, rtol=1e-12)

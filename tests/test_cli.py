@@ -1,0 +1,78 @@
+"""The command line on a small MNIST subset: train -> evaluate -> predict -> summary -> data."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from neurona import cli
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "lenet5.neurona"
+    rc = cli.main(["train", "--model", "lenet5", "--epochs", "2", "--limit", "4000",
+                   "--out", str(out), "--quiet-bar"])
+    assert rc == 0 and out.exists()
+    return out
+
+
+def test_train_prints_progress_and_accuracy(trained, capsys):
+    rc = cli.main(["train", "--model", "mlp", "--epochs", "1", "--limit", "2000", "--quiet-bar"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "Epoch 1/1" in out and "val_accuracy" in out
+    acc = float(out.split("test accuracy: ")[1].split("%")[0])
+    assert acc > 70.0  # 2,000 images, one epoch of the thesis's T6 network
+
+
+def test_evaluate(trained, capsys):
+    assert cli.main(["evaluate", str(trained)]) == 0
+    out = capsys.readouterr().out
+    assert "10000 MNIST test images" in out
+    acc = float(out.split("(accuracy ")[1].split("%")[0])
+    assert acc > 80.0  # LeNet-5 after two epochs on 4,000 images
+
+
+def test_predict_npy_and_png(trained, tmp_path, capsys):
+    from neurona.data import mnist
+    _, (x_test, y_test) = mnist.load()
+    npy = tmp_path / "digit.npy"
+    np.save(npy, x_test[0])
+    assert cli.main(["predict", str(trained), str(npy)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(f": {y_test[0]}")
+    probs = [float(line.split(": ")[1]) for line in lines[1:]]
+    assert len(probs) == 10 and abs(sum(probs) - 1) < 1e-3
+
+    Image = pytest.importorskip("PIL.Image")
+    png = tmp_path / "digit.png"
+    Image.fromarray(255 - x_test[0]).save(png)  # dark digit on white: inverted on reading
+    assert cli.main(["predict", str(trained), str(png)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith(f": {y_test[0]}")
+
+
+def test_summary_of_zoo_model_and_file(trained, capsys):
+    assert cli.main(["summary", "lenet5"]) == 0
+    assert "Total params: 61,706" in capsys.readouterr().out
+    assert cli.main(["summary", str(trained)]) == 0
+    assert "Total params: 61,706" in capsys.readouterr().out
+
+
+def test_data_mnist_reports_verified_files(capsys):
+    assert cli.main(["data", "mnist"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("SHA-256 verified") == 4
+
+
+@pytest.mark.parametrize("sub", ["train", "evaluate", "predict", "summary", "data"])
+def test_help_of_each_subcommand(sub):
+    result = subprocess.run([sys.executable, "-m", "neurona.cli", sub, "--help"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "usage: neurona" in result.stdout
+
+
+def test_unknown_model_is_a_clear_error():
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--model", "resnet"])
