@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -82,6 +83,7 @@ def cmd_train(args) -> int:
     print(f"validation accuracy: {100 * val['accuracy']:.2f}%  "
           f"test accuracy: {100 * test['accuracy']:.2f}%  (training took {seconds:.1f} s)")
     if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         neurona.save(model, args.out, extra={"model": args.model, "preprocess": how})
         print(f"saved {args.out}")
     return 0
@@ -174,6 +176,44 @@ def cmd_data(args) -> int:
     return 0
 
 
+def cmd_reproduce(args) -> int:
+    from . import recipes
+    from .recipes import base
+    exps = recipes.experiments()
+    if args.list or not args.ids:
+        width = max(len(k) for k in exps) if exps else 0
+        for key, exp in exps.items():
+            print(f"{key:<{width}}  {exp.title}  [{exp.source}]")
+        return 0
+    ids = list(exps) if args.ids == ["all"] else args.ids
+    unknown = [i for i in ids if i not in exps]
+    if unknown:
+        raise SystemExit(f"neurona reproduce: unknown experiment(s) {', '.join(unknown)}; "
+                         "see `neurona reproduce --list`")
+    out = Path(args.out)
+    sections, all_rows = [], []
+    from .recipes.plots import have_matplotlib
+    if not have_matplotlib():
+        print("neurona reproduce: matplotlib is not installed, figures are skipped "
+              "(pip install 'neurona[plot]')")
+    for key in ids:
+        exp = exps[key]
+        results = base.run_experiment(exp, seeds=args.seeds, quick=args.quick, epochs=args.epochs)
+        rows = base.compare(exp, results)
+        all_rows += rows
+        paths = base.write_outputs(exp, results, rows, out, quick=args.quick)
+        print()
+        print(base.markdown_table(rows))
+        print(f"wrote {', '.join(str(p) for p in paths)}")
+        sections.append((out / f"{key}.md").read_text())
+    if args.ids == ["all"]:
+        results_md = out / "RESULTS.md"
+        results_md.write_text("# neurona: published vs measured\n\n"
+                              + base.markdown_table(all_rows) + "\n\n" + "\n".join(sections))
+        print(f"wrote {results_md}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="neurona", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -207,6 +247,15 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("data", help="fetch and verify a data set, and say where its files are")
     d.add_argument("dataset", choices=["mnist"])
     d.set_defaults(func=cmd_data)
+
+    r = sub.add_parser("reproduce", help="rerun a published experiment: published beside measured")
+    r.add_argument("ids", nargs="*", metavar="ID", help="experiment IDs, or 'all'")
+    r.add_argument("--list", action="store_true", help="list the experiments")
+    r.add_argument("--seeds", type=int, default=None, help="number of seeds (default per experiment)")
+    r.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
+    r.add_argument("--quick", action="store_true", help="a reduced run (about a minute)")
+    r.add_argument("--out", default="results", help="directory for tables and figures")
+    r.set_defaults(func=cmd_reproduce)
 
     for q in (t, e, d, pr):
         q.add_argument("--data-dir", default=None,

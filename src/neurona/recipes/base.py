@@ -1,0 +1,166 @@
+"""The reproduction framework: experiments, published numbers, measured results, tables.
+
+An :class:`Experiment` has an ID (``T1``, ``lecun1989`` ...), the exact settings of the source
+document, the numbers the document publishes, and ``run(seed, quick)`` that trains and
+returns a :class:`RunResult` (final metrics and per-epoch curves). :func:`reproduce` runs
+an experiment over several seeds and compares each published value with the measured
+spread: mean ± std and min–max over seeds, and whether the published value lies within
+[min, max] (with one seed: within a stated tolerance).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from typing import Callable
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Published:
+    """One number a source document reports, e.g. final validation accuracy 98.26 (%)."""
+    metric: str                 # key into RunResult.metrics
+    value: float | None         # None: the document gives no number (neurona supplies one)
+    label: str = ""             # e.g. "validation accuracy, epoch 30 (%)"
+    source: str = ""            # e.g. "thesis 2.2, T3"
+    tolerance: float = 0.0      # with one seed: |measured - published| <= tolerance counts as agreeing
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What one seeded run measured: final ``metrics`` and per-epoch ``curves``."""
+    metrics: dict
+    curves: dict = dataclasses.field(default_factory=dict)
+    seconds: float = 0.0
+    notes: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class Experiment:
+    """One published experiment and how to rerun it."""
+    id: str
+    title: str
+    source: str                                   # which document and section
+    settings: dict                                # the exact configuration, printed with the table
+    published: list                               # of Published
+    run: Callable[..., RunResult]                 # run(seed=0, quick=False, epochs=None) -> RunResult
+    figures: Callable | None = None               # figures(results: list[RunResult], out_dir) -> [paths]
+    default_seeds: int = 1
+    seeded: bool = True                           # False: the recipe fixes everything (one exact run)
+    notes: str = ""
+
+
+@dataclasses.dataclass
+class Row:
+    experiment: str
+    metric: str
+    label: str
+    published: float | None
+    mean: float
+    std: float
+    min: float
+    max: float
+    n: int
+    agrees: bool | None
+
+    def measured(self) -> str:
+        if self.n == 1:
+            return _fmt(self.mean)
+        return f"{_fmt(self.mean)} ± {_fmt(self.std)} ({_fmt(self.min)}–{_fmt(self.max)})"
+
+
+def _fmt(x) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    if abs(x) >= 1 or x == 0:
+        return f"{x:.2f}"
+    return f"{x:.4g}"
+
+
+def compare(experiment: Experiment, results: list) -> list:
+    """Rows of published vs measured for every published number of ``experiment``."""
+    rows = []
+    for pub in experiment.published:
+        values = np.array([r.metrics[pub.metric] for r in results if pub.metric in r.metrics],
+                          dtype=float)
+        if values.size == 0:
+            continue
+        lo, hi = float(values.min()), float(values.max())
+        if pub.value is None:
+            agrees = None
+        elif values.size == 1:
+            agrees = bool(abs(values[0] - pub.value) <= pub.tolerance)
+        else:
+            agrees = bool(lo - pub.tolerance <= pub.value <= hi + pub.tolerance)
+        rows.append(Row(experiment.id, pub.metric, pub.label or pub.metric, pub.value,
+                        float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0,
+                        lo, hi, int(values.size), agrees))
+    return rows
+
+
+def markdown_table(rows: list) -> str:
+    """Rows as a Markdown table: experiment, quantity, published, measured, agrees."""
+    lines = ["| experiment | quantity | published | measured (mean ± std (min–max)) | published within measured? |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        verdict = {True: "yes", False: "**no**", None: "(no published value)"}[r.agrees]
+        lines.append(f"| {r.experiment} | {r.label} | {_fmt(r.published)} | {r.measured()} "
+                     f"(n={r.n}) | {verdict} |")
+    return "\n".join(lines)
+
+
+def run_experiment(experiment: Experiment, seeds=None, quick: bool = False, epochs=None,
+                   log=print) -> list:
+    """Run ``experiment`` once per seed (0, 1, ...); returns the RunResults."""
+    n = 1 if not experiment.seeded else (seeds or experiment.default_seeds)
+    results = []
+    for seed in range(n):
+        start = time.perf_counter()
+        log(f"[{experiment.id}] seed {seed} of {n}{' (quick)' if quick else ''} ...")
+        result = experiment.run(seed=seed, quick=quick, epochs=epochs)
+        result.seconds = result.seconds or time.perf_counter() - start
+        log(f"[{experiment.id}] seed {seed}: "
+            + ", ".join(f"{k} {_fmt(v)}" for k, v in result.metrics.items())
+            + f" ({result.seconds:.1f} s)")
+        results.append(result)
+    return results
+
+
+def write_outputs(experiment: Experiment, results: list, rows: list, out_dir, quick: bool):
+    """Write ``<id>.md``, ``<id>.json`` and the figures (PNG) into ``out_dir``; returns paths."""
+    from pathlib import Path
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    md = out / f"{experiment.id}.md"
+    body = [f"## {experiment.id}: {experiment.title}", "", f"Source: {experiment.source}.", "",
+            "Settings: " + ", ".join(f"{k} = {v}" for k, v in experiment.settings.items()) + ".",
+            "", markdown_table(rows), "",
+            f"Seeds: {len(results)}{' (quick mode: reduced run, not comparable)' if quick else ''}; "
+            f"wall time {sum(r.seconds for r in results):.1f} s."]
+    if experiment.notes:
+        body += ["", experiment.notes]
+    for r in results:
+        for note in r.notes:
+            body += ["", f"- {note}"]
+    md.write_text("\n".join(body) + "\n")
+    paths.append(md)
+    js = out / f"{experiment.id}.json"
+    js.write_text(json.dumps({
+        "id": experiment.id, "title": experiment.title, "source": experiment.source,
+        "settings": experiment.settings, "quick": quick,
+        "rows": [dataclasses.asdict(r) for r in rows],
+        "runs": [{"metrics": r.metrics, "curves": r.curves, "seconds": r.seconds,
+                  "notes": r.notes} for r in results],
+    }, indent=1, default=float))
+    paths.append(js)
+    if experiment.figures is not None:
+        from .plots import have_matplotlib
+        if have_matplotlib():
+            paths += list(experiment.figures(results, out) or [])
+    return paths
