@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
-EPOCHS ?= 3
+EPOCHS ?= 5
 
 .PHONY: run test venv clean
 

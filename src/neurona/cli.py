@@ -73,10 +73,20 @@ def cmd_train(args) -> int:
                   loss=loss, metrics=["accuracy"])
     print(f"neurona: training {args.model} on {len(x_tr)} MNIST images, validating on "
           f"{len(x_val)}, {args.epochs} epochs, batch {args.batch_size}, seed {args.seed}")
+    callbacks = []
+    if not args.last:  # the thesis's early stopping: return the best-validation copy
+        from .train import EarlyStopping
+        callbacks.append(EarlyStopping(monitor="val_accuracy", patience=args.epochs,
+                                       restore_best_weights=True))
     start = time.perf_counter()
-    model.fit(x_tr, y_tr, batch_size=args.batch_size, epochs=args.epochs,
-              validation_data=(x_val, y_val), seed=args.seed,
-              verbose=2 if args.quiet_bar else "auto")
+    history = model.fit(x_tr, y_tr, batch_size=args.batch_size, epochs=args.epochs,
+                        validation_data=(x_val, y_val), seed=args.seed, callbacks=callbacks,
+                        verbose=2 if args.quiet_bar else "auto")
+    if not args.last:
+        accs = history.history["val_accuracy"]
+        best = int(np.argmax(accs))
+        print(f"keeping the weights of epoch {best + 1} (best validation accuracy "
+              f"{100 * accs[best]:.2f}%; --last keeps the final epoch's)")
     seconds = time.perf_counter() - start
     val = model.evaluate(x_val, y_val)
     test = model.evaluate(x_te, y_test)
@@ -220,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model on MNIST and report accuracy")
     t.add_argument("--model", choices=sorted(PREPROCESS), default="lenet5")
-    t.add_argument("--epochs", type=int, default=3)
+    t.add_argument("--epochs", type=int, default=5)
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.1)")
     t.add_argument("--optimizer", default=None, help="sgd (default), adam, rmsprop, adagrad, adamw")
@@ -228,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default=None, help="save the trained model to this file")
     t.add_argument("--limit", type=int, default=0,
                    help="train on only this many images (smoke tests)")
+    t.add_argument("--last", action="store_true",
+                   help="keep the last epoch's weights instead of the best-validation ones")
     t.add_argument("--quiet-bar", action="store_true", help="one line per epoch, no progress bar")
     t.set_defaults(func=cmd_train)
 
