@@ -20,7 +20,7 @@ run: venv
 	$(VENV)/bin/neurona train --model lenet5 --epochs $(EPOCHS) --out out/lenet5.neurona
 
 test: venv
-	$(PY) -m pytest
+	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(PY) -m pytest
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -76,3 +76,12 @@ def test_help_of_each_subcommand(sub):
 def test_unknown_model_is_a_clear_error():
     with pytest.raises(SystemExit):
         cli.main(["train", "--model", "resnet"])
+
+
+def test_summary_of_lecun1989_prints_the_papers_counts(capsys):
+    assert cli.main(["summary", "lecun1989"]) == 0
+    out = capsys.readouterr().out
+    # LeCun et al. 1989: 1,256 units, 64,660 connections, 9,760 free parameters
+    assert "Total units: 1,256" in out
+    assert "Total connections: 64,660" in out
+    assert "Total params: 9,760" in out

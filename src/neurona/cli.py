@@ -167,6 +167,10 @@ def cmd_predict(args) -> int:
 def cmd_summary(args) -> int:
     import neurona
     name = args.model
+    if name == "lecun1989":  # 16×16 input; its shape comes from model.input_shape
+        from . import zoo
+        zoo.lecun1989().summary()
+        return 0
     if name in PREPROCESS:
         model = _build(name)
         shape = (1, 28, 28) if PREPROCESS[name] == "scale" else (28, 28)
@@ -252,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("image")
     pr.set_defaults(func=cmd_predict)
 
-    s = sub.add_parser("summary", help="layer table of a zoo model (lenet5, mlp) or a model file")
+    s = sub.add_parser("summary", help="layer table of a zoo model (lenet5, mlp, lecun1989) or a model file")
     s.add_argument("model")
     s.set_defaults(func=cmd_summary)
 

@@ -47,6 +47,7 @@ LAYER_MODELS = [
     ("ConstantPad2d", lambda: nn.Sequential(nn.ConstantPad2d(1, 0.5)), (1, 3, 3)),
     ("Sigmoid", lambda: nn.Sequential(nn.Sigmoid()), (5,)),
     ("Tanh", lambda: nn.Sequential(nn.Tanh()), (5,)),
+    ("ScaledTanh", lambda: nn.Sequential(nn.ScaledTanh(amplitude=1.5, slope=0.5)), (5,)),
     ("ReLU", lambda: nn.Sequential(nn.ReLU()), (5,)),
     ("LeakyReLU", lambda: nn.Sequential(nn.LeakyReLU(0.2)), (5,)),
     ("PReLU", lambda: nn.Sequential(nn.PReLU(3, init=0.1)), (3, 2, 2)),

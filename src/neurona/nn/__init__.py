@@ -25,13 +25,13 @@ from .pooling import MaxPool2d, AvgPool2d
 from .flatten import Flatten
 from .padding import ConstantPad2d, ZeroPad2d
 from .dropout import Dropout
-from .activation import Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, Softmax, LogSoftmax
+from .activation import Sigmoid, Tanh, ScaledTanh, ReLU, LeakyReLU, PReLU, Softmax, LogSoftmax
 from .loss import *  # noqa: F401,F403
 from . import loss as _loss
 
 __all__ = [
     "functional", "init", "Parameter", "Module", "Sequential", "ModuleList",
     "Identity", "Linear", "Maxout", "Conv2d", "LocallyConnected2d", "MaxPool2d", "AvgPool2d",
-    "Flatten", "ConstantPad2d", "ZeroPad2d", "Dropout", "Sigmoid", "Tanh", "ReLU", "LeakyReLU",
+    "Flatten", "ConstantPad2d", "ZeroPad2d", "Dropout", "Sigmoid", "Tanh", "ScaledTanh", "ReLU", "LeakyReLU",
     "PReLU", "Softmax", "LogSoftmax", *_loss.__all__,
 ]

@@ -1,4 +1,4 @@
-"""Activation functions as modules: Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, Softmax, LogSoftmax."""
+"""Activation functions as modules: Sigmoid, Tanh, ScaledTanh, ReLU, LeakyReLU, PReLU, Softmax, LogSoftmax."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from .linear import _check_size, _dtype
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "Softmax", "LogSoftmax"]
+__all__ = ["Sigmoid", "Tanh", "ScaledTanh", "ReLU", "LeakyReLU", "PReLU", "Softmax", "LogSoftmax"]
 
 
 class Sigmoid(Module):
@@ -30,6 +30,31 @@ class Tanh(Module):
 
     def get_config(self):
         return {}
+
+
+class ScaledTanh(Module):
+    """LeCun's scaled hyperbolic tangent ``A·tanh(S·x)``, by default ``1.7159·tanh(2x/3)``.
+
+    With A = 1.7159 and S = 2/3, f(±1) = ±1 (1.7159·tanh(2/3) = 1.0000), so targets ±1
+    lie inside the quasi-linear range instead of at the asymptotes, the gain f'(0) = A·S
+    is about 1.14 and |f''| is largest near x = ±1 (LeCun et al. 1989; "Efficient
+    BackProp" 1998). f'(x) = A·S·(1 − tanh²(S·x)). Built from ``mul`` and ``tanh``, so its
+    backward (and the second sweep of ``neurona.optim.SDLM``) are theirs.
+    No PyTorch counterpart.
+    """
+
+    def __init__(self, amplitude=1.7159, slope=2.0 / 3.0):
+        super().__init__()
+        self.amplitude, self.slope = float(amplitude), float(slope)
+
+    def forward(self, input):
+        return F.mul(F.tanh(F.mul(input, self.slope)), self.amplitude)
+
+    def extra_repr(self):
+        return f"amplitude={self.amplitude}, slope={self.slope:.6g}"
+
+    def get_config(self):
+        return {"amplitude": self.amplitude, "slope": self.slope}
 
 
 class ReLU(Module):

@@ -18,11 +18,12 @@ from .adagrad import Adagrad, adagrad_update
 from .rmsprop import RMSprop, rmsprop_update
 from .adam import Adam, AdamW, adam_update, adamw_update, amsgrad_update
 from .lbfgs import LBFGS, lbfgs_direction
+from .sdlm import SDLM, sdlm_update
 from . import lr_scheduler
 
 __all__ = [
     "Optimizer", "weight_decay_param_groups",
     "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "LBFGS",
     "sgd_update", "adagrad_update", "rmsprop_update", "adam_update", "adamw_update",
-    "amsgrad_update", "lbfgs_direction", "lr_scheduler",
+    "amsgrad_update", "lbfgs_direction", "lr_scheduler", "SDLM", "sdlm_update",
 ]

@@ -9,6 +9,7 @@ exact configuration from REFERENCE.md, the published numbers and a ``run``:
 | slides.py     | slides (003), (002) | slides-*, ... |
 | xor.py        | XOR chapter (004) | xor-worked, ... |
 | lecun1989.py  | LeCun et al. 1989 and the 2022 re-implementation (000) | lecun1989* |
+| lecun1989_paper.py | the paper's own method: scaled tanh, diagonal Levenberg–Marquardt | lecun1989-paper |
 
 ``neurona reproduce --list`` lists them; ``neurona reproduce ID`` runs one.
 """
@@ -20,7 +21,7 @@ import importlib
 from .base import Experiment, Published, RunResult, Row, compare, markdown_table
 
 REGISTRY: dict = {}
-_MODULES = ("thesis", "slides", "xor", "lecun1989")
+_MODULES = ("thesis", "slides", "xor", "lecun1989", "lecun1989_paper")
 
 
 def register(experiment: Experiment) -> Experiment:

@@ -6,6 +6,11 @@ summarize, save and load like any other):
 """
 
 from .lenet5 import lenet5
+from .lecun1989 import lecun1989
 from .mlp import mlp
 
-__all__ = ["mlp", "lenet5"]
+__all__ = ["mlp", "lenet5", "lecun1989"]
+
+from .slides import *  # noqa: F401,F403 (slides_logreg/nn/dnn/cdnn, slides_model, ...)
+from .slides import __all__ as _slides_all
+__all__ += _slides_all
