@@ -137,8 +137,13 @@ class Function:
         return f"<{type(self).__name__} node>"
 
 
-def _toposort(root):
-    """Tensors reachable from ``root`` that require grad, root first, leaves last."""
+def _toposort(root, freed_hint: str = "call backward(retain_graph=True) the first time if "
+                                       "you need to run it twice"):
+    """Tensors reachable from ``root`` that require grad, root first, leaves last.
+
+    Raises if part of the graph was already freed by a backward; ``freed_hint`` says
+    what to do instead (the second-order sweep in ``optim/diag_hessian.py`` passes its own).
+    """
     order = []
     visited = set()
     stack = [(root, False)]
@@ -157,7 +162,7 @@ def _toposort(root):
         if ctx.parents is None:
             raise RuntimeError(
                 f"backward through a graph that was already freed (at {type(ctx).__name__}); "
-                "call backward(retain_graph=True) the first time if you need to run it twice")
+                + freed_hint)
         for p in ctx.parents:
             if isinstance(p, Tensor) and p.requires_grad and id(p) not in visited:
                 stack.append((p, False))

@@ -46,6 +46,8 @@ import copy
 
 import numpy as np
 
+from ..autograd import _toposort as _graph_order
+
 from ..tensor import Tensor
 from ..ops import arith, conv, dropout, linalg, loss as loss_ops, pool, reduce, shape, unary
 
@@ -222,29 +224,9 @@ def _pow2_head(ctx, g):
 # ---- the sweep --------------------------------------------------------------------------
 def _toposort(root):
     """Tensors reachable from ``root`` through ops that recorded a graph, root first."""
-    order, seen, stack = [], set(), [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        ctx = node._ctx
-        if ctx is None:
-            continue
-        if ctx.parents is None:
-            raise RuntimeError(
-                f"diag_gauss_newton: the graph was freed (at {type(ctx).__name__}) by an "
-                "earlier backward(); call diag_gauss_newton before loss.backward(), or call "
-                "loss.backward(retain_graph=True)")
-        for p in ctx.parents:
-            if isinstance(p, Tensor) and p.requires_grad and id(p) not in seen:
-                stack.append((p, False))
-    order.reverse()
-    return order
+    return _graph_order(root, freed_hint=(
+        "diag_gauss_newton needs it: call diag_gauss_newton before loss.backward(), or call "
+        "loss.backward(retain_graph=True)"))
 
 
 def _add(slots, key, value):
