@@ -50,21 +50,9 @@ def test_saturation_toy_output_errors():
 
 
 def train_toy(start, cost, lr, epochs):
-    layer = toy_layer(start)
-    opt = optim.SGD(layer.parameters(), lr=lr)
-    x, y = tensor(X_TOY), tensor(Y_TOY)
-    history = []
-    for _ in range(epochs):
-        opt.zero_grad()
-        a = layer(x).sigmoid()
-        if cost == "quadratic":
-            loss = F.quadratic_loss(a, y)
-        else:
-            loss = F.binary_cross_entropy(a, y, reduction="batchmean")
-        history.append(loss.item())
-        loss.backward()
-        opt.step()
-    return np.array(history)
+    """Cost before each SGD step: the same loop the `saturation` reproduction draws."""
+    from neurona.recipes.thesis_saturation import saturation_curve
+    return np.array(saturation_curve("A" if start is START_A else "B", cost, lr, epochs))
 
 
 def test_saturation_toy_start_a_learns_fast_with_quadratic_cost():

@@ -53,7 +53,32 @@ class Identity(Module):
         return {}
 
 
-class Linear(Module):
+class _Affine(Module):
+    """What Linear and Maxout share: weight ``(rows, in_features)``, optional bias ``(rows,)``,
+    initialization from ``weight_init``/``bias_init``, and the checked product ``x W^T + b``."""
+
+    def _build(self, rows, bias, dtype):
+        dt = _dtype(dtype)
+        self.weight = Parameter(np.empty((rows, self.in_features), dt))
+        if bias:
+            self.bias = Parameter(np.empty((rows,), dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw fresh weights with the layer's initializers."""
+        init._initialize(self.weight, self.weight_init, self.in_features)
+        if self.bias is not None:
+            init._initialize(self.bias, self.bias_init, self.in_features)
+
+    def _affine(self, input):
+        if input.ndim < 1 or input.shape[-1] != self.in_features:
+            raise self._shape_error(f"input of shape (..., {self.in_features})", input.shape)
+        return F.linear(input, self.weight, self.bias)
+
+
+class Linear(_Affine):
     """Fully connected layer: ``y = x W^T + b``.
 
     Shapes: input ``(*, in_features)``, weight ``(out_features, in_features)``, bias
@@ -72,24 +97,10 @@ class Linear(Module):
         self.in_features = _check_size(in_features, "Linear in_features")
         self.out_features = _check_size(out_features, "Linear out_features")
         self.weight_init, self.bias_init = weight_init, bias_init
-        dt = _dtype(dtype)
-        self.weight = Parameter(np.empty((self.out_features, self.in_features), dt))
-        if bias:
-            self.bias = Parameter(np.empty((self.out_features,), dt))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Draw fresh weights with the layer's initializers."""
-        init._initialize(self.weight, self.weight_init, self.in_features)
-        if self.bias is not None:
-            init._initialize(self.bias, self.bias_init, self.in_features)
+        self._build(self.out_features, bias, dtype)
 
     def forward(self, input):
-        if input.ndim < 1 or input.shape[-1] != self.in_features:
-            raise self._shape_error(f"input of shape (..., {self.in_features})", input.shape)
-        return F.linear(input, self.weight, self.bias)
+        return self._affine(input)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -100,7 +111,7 @@ class Linear(Module):
         return _affine_config(self, in_features=self.in_features, out_features=self.out_features)
 
 
-class Maxout(Module):
+class Maxout(_Affine):
     """Maxout units (Goodfellow et al. 2013; thesis 2.3): ``y_i = max_j (W_ij x + b_ij)``.
 
     Each of the ``out_features`` outputs is the largest of ``pieces`` affine functions of
@@ -119,24 +130,10 @@ class Maxout(Module):
         self.out_features = _check_size(out_features, "Maxout out_features")
         self.pieces = _check_size(pieces, "Maxout pieces")
         self.weight_init, self.bias_init = weight_init, bias_init
-        dt = _dtype(dtype)
-        rows = self.out_features * self.pieces
-        self.weight = Parameter(np.empty((rows, self.in_features), dt))
-        if bias:
-            self.bias = Parameter(np.empty((rows,), dt))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        init._initialize(self.weight, self.weight_init, self.in_features)
-        if self.bias is not None:
-            init._initialize(self.bias, self.bias_init, self.in_features)
+        self._build(self.out_features * self.pieces, bias, dtype)
 
     def forward(self, input):
-        if input.ndim < 1 or input.shape[-1] != self.in_features:
-            raise self._shape_error(f"input of shape (..., {self.in_features})", input.shape)
-        z = F.linear(input, self.weight, self.bias)
+        z = self._affine(input)
         z = F.reshape(z, tuple(input.shape[:-1]) + (self.out_features, self.pieces))
         return F.max(z, -1).values
 

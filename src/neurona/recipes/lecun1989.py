@@ -129,17 +129,22 @@ def _train(model, opt, data, passes, loss_kind, batch_size=1, augment=None, sche
         curves["pass_seconds"].append(time.perf_counter() - start)
         if scheduler is not None:
             scheduler.step()
-        for name in ("train", "test"):
-            lo, err, miss = _evaluate(model, data[name], loss_kind)
-            curves[f"{name}_loss"].append(lo)
-            curves[f"{name}_error"].append(err)
-            curves[f"{name}_misses"].append(miss)
-        if log is not None:
-            log(f"pass {p + 1}/{passes}: train loss {curves['train_loss'][-1]:.6f} error "
-                f"{curves['train_error'][-1]:.2f}% ({curves['train_misses'][-1]} misses), test "
-                f"loss {curves['test_loss'][-1]:.6f} error {curves['test_error'][-1]:.2f}% "
-                f"({curves['test_misses'][-1]} misses), {curves['pass_seconds'][-1]:.1f} s")
+        _record_pass(model, data, loss_kind, curves, p, passes, log)
     return curves
+
+
+def _record_pass(model, data, loss_kind, curves, p, passes, log):
+    """Evaluate on the full train and test sets after pass ``p``; append to ``curves``; log."""
+    for name in ("train", "test"):
+        lo, err, miss = _evaluate(model, data[name], loss_kind)
+        curves[f"{name}_loss"].append(lo)
+        curves[f"{name}_error"].append(err)
+        curves[f"{name}_misses"].append(miss)
+    if log is not None:
+        log(f"pass {p + 1}/{passes}: train loss {curves['train_loss'][-1]:.6f} error "
+            f"{curves['train_error'][-1]:.2f}% ({curves['train_misses'][-1]} misses), test "
+            f"loss {curves['test_loss'][-1]:.6f} error {curves['test_error'][-1]:.2f}% "
+            f"({curves['test_misses'][-1]} misses), {curves['pass_seconds'][-1]:.1f} s")
 
 
 def _result(curves, notes):

@@ -36,7 +36,8 @@ from .. import nn, optim, zoo
 from ..tensor import Tensor
 from . import register
 from .base import Experiment, Published
-from .lecun1989 import QUICK_TRAIN, SOURCE_2022, _data, _evaluate, _init_2022, _result
+from .lecun1989 import (QUICK_TRAIN, SOURCE_2022, _data, _init_2022, _record_pass,
+                        _result)
 
 __all__ = ["run_paper", "train_sdlm"]
 
@@ -84,16 +85,7 @@ def train_sdlm(model, opt, data, passes, hessian_examples=HESSIAN_EXAMPLES, log=
         curves["pass_seconds"].append(time.perf_counter() - start)
         hs = [s["hessian"] for s in opt.state.values()]
         curves["hessian_mean"].append(float(np.mean([h.mean() for h in hs])))
-        for name in ("train", "test"):
-            lo, err, miss = _evaluate(model, data[name], "mse")
-            curves[f"{name}_loss"].append(lo)
-            curves[f"{name}_error"].append(err)
-            curves[f"{name}_misses"].append(miss)
-        if log is not None:
-            log(f"pass {p + 1}/{passes}: train loss {curves['train_loss'][-1]:.6f} error "
-                f"{curves['train_error'][-1]:.2f}% ({curves['train_misses'][-1]} misses), test "
-                f"loss {curves['test_loss'][-1]:.6f} error {curves['test_error'][-1]:.2f}% "
-                f"({curves['test_misses'][-1]} misses), {curves['pass_seconds'][-1]:.1f} s")
+        _record_pass(model, data, "mse", curves, p, passes, log)
     return curves
 
 
