@@ -60,9 +60,10 @@ def matmul_peak_gflops():
     return 2 * 1024 ** 3 / best / 1e9
 
 
-def run_workload(cls, quick=False, tiny=False, reps=3, vs_torch=True, log=print):
+def run_workload(cls, quick=False, tiny=False, reps=3, vs_torch=True, log=print, device="cpu"):
     """Time one workload in-process; returns a dict of results (see the module docstring)."""
     w = cls()
+    w.device = device
     w.load(quick, tiny)
     reps = max(reps, getattr(w, "min_reps", 1) if not tiny else 1)
     w.setup("both" if vs_torch else "neurona")
@@ -79,7 +80,7 @@ def run_workload(cls, quick=False, tiny=False, reps=3, vs_torch=True, log=print)
                 losses[s] = first
     res = {"workload": w.name, "title": w.title, "notes": list(w.notes), "data": w.source,
            "unit": w.unit, "examples_per_unit": w.examples_per_epoch(), "reps": reps,
-           "batch_size": w.batch_size, "first_losses": losses}
+           "batch_size": w.batch_size, "first_losses": losses, "device": device}
     for s in sides:
         res[s] = common.summarize(times[s])
         res[s]["examples_per_s"] = res["examples_per_unit"] / res[s]["median"]
@@ -189,6 +190,9 @@ def main(argv=None):
     r.add_argument("--reps", type=int, default=None, help="repetitions (default 3, quick 2)")
     r.add_argument("--threads", type=int, default=None, help="pin BLAS and torch threads")
     r.add_argument("--json", default=None, help="write the results to this file")
+    r.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cuda: neurona on CuPy against PyTorch on CUDA (needs a GPU and "
+                        "neurona[gpu])")
     r.add_argument("--no-rss", action="store_true", help="skip the peak-RSS subprocesses "
                    "(always skipped with --quick)")
     c = sub.add_parser("_rss", help=argparse.SUPPRESS)
@@ -224,10 +228,18 @@ def main(argv=None):
     if "numpy_blas" in env["blas"]:
         print(f"BLAS: {env['blas']['numpy_blas']}")
     print(f"float32 GEMM peak (1024^3, NumPy): {env['gemm_peak_gflops']:.0f} GFLOP/s")
+    if args.device == "cuda":
+        import neurona
+        neurona.set_device("cuda")  # fails here, clearly, without CuPy or a GPU
+        import cupy
+        env["gpu"] = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+        env["cupy"] = cupy.__version__
+        print(f"device: cuda ({env['gpu']}), CuPy {env['cupy']}; peak RSS not measured")
     results = []
     for cls in workload_classes(args.workload):
-        res = run_workload(cls, quick=args.quick, reps=reps, vs_torch=vs_torch)
-        if not args.quick and not args.no_rss:
+        res = run_workload(cls, quick=args.quick, reps=reps, vs_torch=vs_torch,
+                           device=args.device)
+        if not args.quick and not args.no_rss and args.device == "cpu":
             res["rss"] = {s: measure_rss(res["workload"], s, False, args.threads)
                           for s in (["neurona", "torch"] if vs_torch else ["neurona"])}
             try:
@@ -235,7 +247,7 @@ def main(argv=None):
                                     / res["rss"]["torch"]["peak_rss_mb"])
             except (KeyError, ZeroDivisionError):
                 pass
-        if res["workload"] in ("mlp", "mlp-modern"):
+        if res["workload"] in ("mlp", "mlp-modern") and args.device == "cpu":
             res["gemm_peak_gflops"] = env["gemm_peak_gflops"]
             flops = _flops_mlp(None, res["examples_per_unit"])
             res["matmul_peak_fraction"] = flops / res["neurona"]["median"] / 1e9 / env["gemm_peak_gflops"]

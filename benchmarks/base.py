@@ -23,6 +23,7 @@ class TrainWorkload:
     shuffle = True          # False: the stored order every epoch (LeCun 1989)
     unit = "epoch"          # what one timed repetition is
     eval_batch = 256
+    device = "cpu"          # 'cuda': neurona on CuPy, PyTorch on CUDA (set by --device)
 
     # ---- to override ----------------------------------------------------------------
     def load(self, quick: bool, tiny: bool):
@@ -61,13 +62,26 @@ class TrainWorkload:
         import neurona
         neurona.manual_seed(seed)
         self.nmodel = self.neurona_model()
-        self.nopt = neurona.optim.SGD(self.nmodel.parameters(), lr=self.lr)
         if side in ("torch", "both"):
             import torch
             torch.manual_seed(seed)
             self.tmodel = self.torch_model()
             common.copy_weights(self.nmodel, self.tmodel)
+            self.tmodel.to(self.device)
             self.topt = torch.optim.SGD(self.tmodel.parameters(), lr=self.lr)
+        self.nmodel.to(self.device)
+        self.nopt = neurona.optim.SGD(self.nmodel.parameters(), lr=self.lr)
+
+    def sync(self, side: str):
+        """Wait for the GPU to finish (timings on 'cuda' would stop at the last launch)."""
+        if self.device == "cpu":
+            return
+        if side == "torch":
+            import torch
+            torch.cuda.synchronize()
+        else:
+            from neurona import backend
+            backend.synchronize()
 
     def epoch_neurona(self, rep: int) -> list[float]:
         from neurona import Tensor
@@ -75,11 +89,12 @@ class TrainWorkload:
         losses = []
         for xb, tb in self._batches(rep):
             opt.zero_grad()
-            loss = lossf(model(Tensor(xb)), Tensor(tb))
+            loss = lossf(model(Tensor(xb, device=self.device)), Tensor(tb, device=self.device))
             loss.backward()
             opt.step()
             if len(losses) < RECORD:
                 losses.append(loss.item())
+        self.sync("neurona")
         return losses
 
     def epoch_torch(self, rep: int) -> list[float]:
@@ -88,11 +103,13 @@ class TrainWorkload:
         losses = []
         for xb, tb in self._batches(rep):
             opt.zero_grad()
-            loss = lossf(model(torch.from_numpy(xb)), torch.from_numpy(tb))
+            dev = self.device
+            loss = lossf(model(torch.from_numpy(xb).to(dev)), torch.from_numpy(tb).to(dev))
             loss.backward()
             opt.step()
             if len(losses) < RECORD:
                 losses.append(loss.item())
+        self.sync("torch")
         return losses
 
     def outputs_neurona(self, x):
@@ -100,7 +117,8 @@ class TrainWorkload:
         outs = []
         with neurona.no_grad():
             for i in range(0, len(x), self.eval_batch):
-                outs.append(self.nmodel(neurona.Tensor(x[i:i + self.eval_batch])).data)
+                batch = neurona.Tensor(x[i:i + self.eval_batch], device=self.device)
+                outs.append(neurona.backend.to_numpy(self.nmodel(batch).data))
         return np.concatenate(outs)
 
     def outputs_torch(self, x):
@@ -108,7 +126,8 @@ class TrainWorkload:
         outs = []
         with torch.no_grad():
             for i in range(0, len(x), self.eval_batch):
-                outs.append(self.tmodel(torch.from_numpy(x[i:i + self.eval_batch])).numpy())
+                batch = torch.from_numpy(x[i:i + self.eval_batch]).to(self.device)
+                outs.append(self.tmodel(batch).cpu().numpy())
         return np.concatenate(outs)
 
     def accuracy(self, side: str) -> float:

@@ -16,6 +16,8 @@ import numpy as _np
 from .tensor import Tensor, tensor, set_default_dtype, get_default_dtype
 from .autograd import no_grad, enable_grad, is_grad_enabled
 from .random import manual_seed, default_generator
+from .backend import Device, device, set_device, get_device
+from . import cuda
 from . import functional
 from .gradcheck import gradcheck, GradcheckError
 from .factories import zeros, ones, full, zeros_like, ones_like, randn, rand, arange, eye

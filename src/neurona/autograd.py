@@ -18,6 +18,8 @@ import contextlib
 
 import numpy as np
 
+from . import backend as _dev
+
 _grad_enabled = True
 
 
@@ -119,6 +121,8 @@ class Function:
                 arrays.append(x)
                 needs.append(False)
         track = any_grad and _grad_enabled
+        if _dev._cuda is not None:  # only once a GPU is in use: refuse to mix devices
+            _dev.check_same_device(cls.__name__, arrays)
         ctx.needs_input_grad = needs
         out = ctx.forward(*arrays, **options)
         result = Tensor._wrap(out, track)
@@ -186,8 +190,8 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
                 "reduce it first (e.g. loss.sum()) or pass grad= with that shape")
         grad = np.ones_like(root.data)
     else:
-        grad = grad.data if isinstance(grad, Tensor) else grad
-        grad = np.asarray(grad, dtype=root.data.dtype)
+        grad = grad.data if isinstance(grad, Tensor) else _dev.like(root.data, np.asarray(grad))
+        grad = grad.astype(root.data.dtype, copy=False)
         if grad.shape != root.shape:
             raise ValueError(f"backward(grad=...) needs shape {root.shape}, got {grad.shape}")
 

@@ -212,7 +212,8 @@ def cmd_reproduce(args) -> int:
               "(pip install 'neurona[plot]')")
     for key in ids:
         exp = exps[key]
-        results = base.run_experiment(exp, seeds=args.seeds, quick=args.quick, epochs=args.epochs)
+        results = base.run_experiment(exp, seeds=args.seeds, quick=args.quick, epochs=args.epochs,
+                                      runs_dir=out / "runs", resume=args.resume)
         rows = base.compare(exp, results)
         all_rows += rows
         paths = base.write_outputs(exp, results, rows, out, quick=args.quick)
@@ -271,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
     r.add_argument("--quick", action="store_true", help="a reduced run (about a minute)")
     r.add_argument("--out", default="results", help="directory for tables and figures")
+    r.add_argument("--resume", action="store_true",
+                   help="reuse the per-seed results already saved under OUT/runs (an interrupted "
+                        "run picks up where it stopped)")
     r.set_defaults(func=cmd_reproduce)
 
     for q in (t, e, d, pr):

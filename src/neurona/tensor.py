@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import backend as _dev
+
 _default_dtype = np.dtype(np.float32)
 
 
@@ -26,14 +28,28 @@ def get_default_dtype() -> np.dtype:
     return _default_dtype
 
 
-def _as_array(data, dtype=None) -> np.ndarray:
-    """Convert ``data`` to an ndarray with PyTorch's dtype rules.
+def _as_array(data, dtype=None, device=None) -> np.ndarray:
+    """Convert ``data`` to an array with PyTorch's dtype and device rules.
 
     Python floats/lists -> the default float dtype; NumPy arrays keep their dtype except
     that float16 is promoted; bools and integers stay as they are (labels, masks).
+    Host data goes to ``device``, or to the default device (:func:`neurona.set_device`);
+    a GPU array stays where it is unless ``device`` says otherwise.
     """
     if isinstance(data, Tensor):
         data = data.data
+    if _dev._cuda is not None and _dev.array_module(data) is not np:  # already on a GPU
+        if dtype is not None:
+            data = data.astype(np.dtype(dtype), copy=False)
+        return data if device is None else _dev.to_device(data, device)
+    arr = _host_array(data, dtype)
+    if device is None:
+        return arr if _dev._default is None else _dev.to_device(arr, _dev._default)
+    device = _dev.device(device)
+    return arr if device.type == "cpu" else _dev.to_device(arr, device)
+
+
+def _host_array(data, dtype) -> np.ndarray:
     if dtype is not None:
         return np.asarray(data, dtype=np.dtype(dtype))
     if isinstance(data, np.ndarray):
@@ -56,13 +72,14 @@ class Tensor:
             a NumPy array keeps its dtype (as ``torch.tensor`` does).
         requires_grad: record operations on this tensor so ``backward()`` fills ``.grad``.
         dtype: force a dtype, e.g. ``np.float64`` for gradient checking.
+        device: ``'cpu'`` or ``'cuda'`` (default: :func:`neurona.get_device`).
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "name", "__weakref__")
     __array_ufunc__ = None  # make ``ndarray + Tensor`` call Tensor.__radd__
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None):
-        self.data = _as_array(data, dtype)
+    def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
+        self.data = _as_array(data, dtype, device)
         if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(
                 f"only float tensors can require gradients, got dtype {self.data.dtype}")
@@ -76,7 +93,9 @@ class Tensor:
     def _wrap(cls, array, requires_grad):
         """Fast constructor for op results (no dtype conversion)."""
         t = object.__new__(Tensor)
-        t.data = array if isinstance(array, np.ndarray) else np.asarray(array)
+        if not isinstance(array, np.ndarray) and _dev.array_module(array) is np:
+            array = np.asarray(array)
+        t.data = array
         t.grad = None
         t.requires_grad = requires_grad
         t._ctx = None
@@ -117,9 +136,29 @@ class Tensor:
     def __len__(self) -> int:
         return len(self.data)
 
+    @property
+    def device(self) -> _dev.Device:
+        """Where the data lives: ``device(type='cpu')`` or ``device(type='cuda', index=0)``."""
+        return _dev.device_of(self.data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
     def numpy(self) -> np.ndarray:
-        """The underlying array (shared memory, like ``torch.Tensor.numpy``)."""
+        """The underlying array (shared memory, like ``torch.Tensor.numpy``); CPU only."""
+        if _dev.array_module(self.data) is not np:
+            raise TypeError(f"can't convert a tensor on {self.device} to NumPy: copy it to the "
+                            "host first with .cpu().numpy()")
         return self.data
+
+    def cpu(self) -> "Tensor":
+        """This tensor on the CPU (itself when it is already there)."""
+        return self.to("cpu")
+
+    def cuda(self) -> "Tensor":
+        """This tensor on the GPU (itself when it is already there)."""
+        return self.to("cuda")
 
     def item(self):
         if self.data.size != 1:
@@ -141,11 +180,12 @@ class Tensor:
         return bool(self.data)
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        data = self.numpy()
+        return data if dtype is None else data.astype(dtype)
 
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
-        extra = ""
+        body = np.array2string(_dev.to_numpy(self.data), separator=", ", prefix="tensor(")
+        extra = "" if self.device.type == "cpu" else f", device='{self.device}'"
         if self.data.dtype != _default_dtype:
             extra += f", dtype={self.data.dtype}"
         if self._ctx is not None:
@@ -176,11 +216,27 @@ class Tensor:
     def zero_grad(self) -> None:
         self.grad = None
 
-    # ---- dtype --------------------------------------------------------------------
-    def to(self, dtype) -> "Tensor":
-        return _F.cast(self, dtype)
+    # ---- dtype and device -----------------------------------------------------------
+    def to(self, *args, dtype=None, device=None) -> "Tensor":
+        """``to(dtype)``, ``to('cuda')``, ``to('cpu', np.float64)``: as ``torch.Tensor.to``.
 
-    astype = to
+        Returns ``self`` when nothing changes; a device copy stays in the graph (its
+        gradient flows back to this tensor's device).
+        """
+        for a in args:
+            if isinstance(a, (str, _dev.Device)):
+                device = a
+            else:
+                dtype = a
+        out = self
+        if device is not None and _dev.device(device) != self.device:
+            out = _F.to_device(out, device)
+        if dtype is not None and np.dtype(dtype) != out.dtype:
+            out = _F.cast(out, dtype)
+        return out
+
+    def astype(self, dtype) -> "Tensor":
+        return _F.cast(self, dtype)
 
     def float(self) -> "Tensor":
         return _F.cast(self, np.float32)
@@ -376,9 +432,9 @@ class Tensor:
         return _F.squeeze(self, dim)
 
 
-def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Make a tensor, as ``torch.tensor``: see :class:`Tensor` for the dtype rules."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+def tensor(data, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
+    """Make a tensor, as ``torch.tensor``: see :class:`Tensor` for the dtype and device rules."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
 
 
 from .autograd import backward as _backward  # noqa: E402

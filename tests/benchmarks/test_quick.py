@@ -28,3 +28,21 @@ def test_both_sides_run_and_agree(cls):
     # same weights, same batches: the first losses agree up to float32 rounding, which
     # grows a little with every SGD step
     np.testing.assert_allclose(ln, lt, rtol=2e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=[c.name for c in CLASSES])
+def test_the_device_path_runs_and_gives_the_cpu_losses(cls):
+    """``--device cuda`` with the CuPy stand-in (no GPU here): neurona's side runs on the
+    'device' and gives the CPU run's first losses and predictions."""
+    from neurona import backend
+    from tests import fake_cupy
+    cpu = run_workload(cls, quick=True, tiny=True, reps=1, vs_torch=False)
+    backend._use_cuda_module(fake_cupy.make_module())
+    try:
+        gpu = run_workload(cls, quick=True, tiny=True, reps=1, vs_torch=False, device="cuda")
+    finally:
+        backend._use_cuda_module(None)
+    assert gpu["device"] == "cuda"
+    np.testing.assert_allclose(gpu["first_losses"]["neurona"], cpu["first_losses"]["neurona"],
+                               rtol=1e-6)
+    assert gpu["neurona"]["accuracy"] == cpu["neurona"]["accuracy"] or cls.name.startswith("predict")

@@ -64,3 +64,26 @@ def test_outputs_written(tmp_path):
 def test_unknown_id_lists_the_known_ones():
     with pytest.raises(KeyError, match="reproduce --list"):
         recipes.get("no-such-experiment")
+
+
+def test_resume_loads_saved_seeds_instead_of_rerunning(tmp_path):
+    first = fake_experiment([97.0, 98.0], published=97.5)
+    base.run_experiment(first, runs_dir=tmp_path, log=lambda *_: None)
+    assert sorted(p.name for p in (tmp_path / "fake").iterdir()) == ["seed0.json", "seed1.json"]
+    # a second run that would measure 1.0 and 2.0 must load 97 and 98 from disk instead
+    second = fake_experiment([1.0, 2.0], published=97.5)
+    results = base.run_experiment(second, runs_dir=tmp_path, resume=True, log=lambda *_: None)
+    assert [r.metrics["acc"] for r in results] == [97.0, 98.0]
+    assert results[1].curves == {"acc": [49.0, 98.0]}
+    # without resume the saved seeds are overwritten by fresh runs
+    third = fake_experiment([1.0, 2.0], published=97.5)
+    results = base.run_experiment(third, runs_dir=tmp_path, log=lambda *_: None)
+    assert [r.metrics["acc"] for r in results] == [1.0, 2.0]
+
+
+def test_resume_keeps_quick_and_full_runs_apart(tmp_path):
+    base.run_experiment(fake_experiment([50.0], published=None), runs_dir=tmp_path, quick=True,
+                        log=lambda *_: None)
+    results = base.run_experiment(fake_experiment([99.0], published=None), runs_dir=tmp_path,
+                                  resume=True, log=lambda *_: None)
+    assert results[0].metrics["acc"] == 99.0

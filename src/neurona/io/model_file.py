@@ -35,6 +35,7 @@ import numpy as np
 from ..nn.container import ModuleList, Sequential
 from ..nn.module import Module
 from . import registry
+from .. import backend as _dev
 
 __all__ = ["save", "load", "info", "describe", "save_weights", "load_weights", "ModelFileError",
            "UnsupportedModelError", "FORMAT", "FORMAT_VERSION"]
@@ -114,7 +115,7 @@ def _npz_bytes(arrays) -> bytes:
     buf = _io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
         for key, array in arrays.items():
-            array = np.asarray(array)
+            array = _dev.to_numpy(array)
             if array.dtype.kind not in _ARRAY_KINDS:
                 raise TypeError(f"cannot save array {key!r} of dtype {array.dtype}: only "
                                 "bool, integer and float arrays are stored")

@@ -10,6 +10,7 @@ from .linear import _affine_config, _check_size, _dtype
 from .module import Module
 from .parameter import Parameter
 from ..tensor import Tensor
+from .. import backend as _dev
 
 __all__ = ["Conv2d", "LocallyConnected2d"]
 
@@ -209,8 +210,8 @@ class Conv2d(Module):
             return weight
         kh, kw = self.kernel_size
         sel = self._selection
-        if sel.dtype != weight.dtype:
-            sel = self._selection = sel.astype(weight.dtype)
+        if sel.dtype != weight.dtype or _dev.array_module(sel) is not _dev.array_module(weight.data):
+            sel = self._selection = _dev.to_device(sel, weight.device).astype(weight.dtype)
         flat = F.matmul(Tensor._wrap(sel, False), weight.reshape(sel.shape[1], kh * kw))
         return flat.reshape(self.out_channels, self.in_channels, kh, kw)
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from ..random import default_generator
 from ..tensor import Tensor
+from .. import backend as _dev
 
 __all__ = [
     "calculate_gain", "zeros_", "ones_", "constant_", "normal_", "uniform_",
@@ -52,7 +53,8 @@ def _array(tensor) -> np.ndarray:
 
 def _fill(tensor, values):
     # assignment casts to the tensor's own dtype (float32 stays float32)
-    _array(tensor)[...] = values
+    target = _array(tensor)
+    target[...] = _dev.like(target, values)
     return tensor
 
 

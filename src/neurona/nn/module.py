@@ -14,6 +14,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .parameter import Parameter
+from .. import backend as _dev
 
 __all__ = ["Module"]
 
@@ -316,17 +317,41 @@ class Module:
             else:
                 p.grad = np.zeros_like(p.data)
 
-    def to(self, dtype):
-        """Cast every parameter and float buffer to ``dtype`` in place; returns self."""
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"Module.to needs a float dtype, got {dtype}")
+    def to(self, *args, dtype=None, device=None):
+        """Move and/or cast every parameter and float buffer in place; returns self.
+
+        ``model.to('cuda')``, ``model.to(np.float64)``, ``model.to('cpu', np.float32)``: as
+        ``torch.nn.Module.to``. Gradients move and cast with their tensors.
+        """
+        for a in args:
+            if isinstance(a, (str, _dev.Device)):
+                device = a
+            else:
+                dtype = a
+        if dtype is not None:
+            dtype = np.dtype(dtype)
+            if dtype.kind != "f":
+                raise TypeError(f"Module.to needs a float dtype, got {dtype}")
+        if device is not None:
+            device = _dev.device(device)
         for t in [*self.parameters(), *self.buffers()]:
-            if t.data.dtype.kind == "f" and t.data.dtype != dtype:
+            if device is not None and t.device != device:
+                t.data = _dev.to_device(t.data, device)
+                if t.grad is not None:
+                    t.grad = _dev.to_device(t.grad, device)
+            if dtype is not None and t.data.dtype.kind == "f" and t.data.dtype != dtype:
                 t.data = t.data.astype(dtype)
                 if t.grad is not None:
                     t.grad = t.grad.astype(dtype)
         return self
+
+    def cuda(self):
+        """Move every parameter and buffer to the GPU (``to('cuda')``)."""
+        return self.to("cuda")
+
+    def cpu(self):
+        """Move every parameter and buffer to the CPU (``to('cpu')``)."""
+        return self.to("cpu")
 
     def double(self):
         return self.to(np.float64)
@@ -362,7 +387,8 @@ class Module:
         """Copy arrays from ``state_dict`` into the parameters and buffers, in place.
 
         Values may be ndarrays, Tensors or anything ``np.asarray`` accepts (a CPU
-        ``torch`` state dict works); each is cast to the dtype of the tensor it fills.
+        ``torch`` state dict works); each is cast to the dtype of the tensor it fills and
+        copied to its device.
         Raises ``RuntimeError`` listing every missing key, unexpected key and shape
         mismatch (with ``strict=False`` only shape mismatches are errors). Nothing is
         loaded when it raises. Returns ``(missing_keys, unexpected_keys)``.
@@ -375,7 +401,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            value = value.data if isinstance(value, Tensor) else np.asarray(value)
+            value = value.data if isinstance(value, Tensor) else _dev.asarray(value)
             if value.shape != tensor.data.shape:
                 mismatched.append((key, tensor.data.shape, value.shape))
             values[key] = value
@@ -393,7 +419,10 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
                                + "\n  ".join(problems))
         for key, value in values.items():
-            own[key].data[...] = value
+            target = own[key].data
+            if _dev.array_module(value) is not _dev.array_module(target):
+                value = _dev.to_device(value, own[key].device)
+            target[...] = value
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing -----------------------------------------------------------------

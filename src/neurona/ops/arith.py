@@ -1,4 +1,4 @@
-"""Arithmetic: + - * / ** neg and dtype casts.
+"""Arithmetic: + - * / ** neg, dtype casts and device copies.
 
 Binary ops broadcast like NumPy; each backward hands its gradient to ``unbroadcast``,
 which sums it back to the input's shape. Either argument may be a Tensor, an ndarray or
@@ -7,9 +7,10 @@ a Python number (numbers and plain arrays get no gradient).
 
 import numpy as np
 
+from .. import backend as _dev
 from ..autograd import Function, unbroadcast
 
-__all__ = ["add", "sub", "mul", "div", "pow", "neg", "cast"]
+__all__ = ["add", "sub", "mul", "div", "pow", "neg", "cast", "to_device"]
 
 
 def _shape(x):
@@ -100,6 +101,17 @@ class Cast(Function):
         return g.astype(self.dtype, copy=False)
 
 
+class ToDevice(Function):
+    """A copy on another device; the gradient is copied back to the input's device."""
+
+    def forward(self, a, device):
+        self.source = _dev.device_of(a)
+        return _dev.to_device(a, device)
+
+    def backward(self, g):
+        return _dev.to_device(g, self.source)
+
+
 def add(input, other):
     """``input + other`` with broadcasting."""
     return Add.apply(input, other)
@@ -133,3 +145,8 @@ def neg(input):
 def cast(input, dtype, copy=False):
     """Convert to ``dtype``; the gradient is cast back to the input's dtype."""
     return Cast.apply(input, np.dtype(dtype), copy=copy)
+
+
+def to_device(input, device):
+    """``input`` copied to ``device`` ('cpu' or 'cuda'); differentiable (``Tensor.to``)."""
+    return ToDevice.apply(input, _dev.device(device))

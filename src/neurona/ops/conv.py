@@ -14,8 +14,8 @@ convolution is then one matrix product ``W (C_out, C*KH*KW) @ cols``.
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
+from .. import backend as _dev
 from ..autograd import Function
 
 __all__ = ["conv2d", "unfold", "locally_connected2d"]
@@ -106,7 +106,7 @@ def _pad(x, pads, value=0.0):
     if top == bottom == left == right == 0:
         return x
     n, c, h, w = x.shape
-    out = np.full((n, c, h + top + bottom, w + left + right), value, dtype=x.dtype)
+    out = np.full((n, c, h + top + bottom, w + left + right), value, dtype=x.dtype, like=x)
     out[:, :, top:top + h, left:left + w] = x
     return out
 
@@ -121,7 +121,7 @@ def _windows(xp, kernel, stride, dilation, out_hw):
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
     n, c = xp.shape[:2]
     s_n, s_c, s_h, s_w = xp.strides
-    return as_strided(xp, shape=(n, c, kh, kw, oh, ow),
+    return _dev.as_strided(xp, shape=(n, c, kh, kw, oh, ow),
                       strides=(s_n, s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w),
                       writeable=False)
 
@@ -134,7 +134,7 @@ def _im2col(xp, kernel, stride, dilation, out_hw):
     """
     view = _windows(xp, kernel, stride, dilation, out_hw)
     n, c, kh, kw, oh, ow = view.shape
-    cols = np.empty((n, c * kh * kw, oh * ow), dtype=xp.dtype)
+    cols = np.empty((n, c * kh * kw, oh * ow), dtype=xp.dtype, like=xp)
     cols.reshape(view.shape)[...] = view
     return cols
 
@@ -152,7 +152,7 @@ def _col2im(cols, in_shape, pads, kernel, stride, dilation):
     (sh, sw), (dh, dw) = stride, dilation
     (top, bottom), (left, right) = pads
     h, w = in_shape[2], in_shape[3]
-    grad = np.zeros((n, c, h + top + bottom, w + left + right), dtype=cols.dtype)
+    grad = np.zeros((n, c, h + top + bottom, w + left + right), dtype=cols.dtype, like=cols)
     for p in range(kh):
         for q in range(kw):
             r0, s0 = p * dh, q * dw
@@ -191,12 +191,12 @@ class Conv2d(Function):
             y += b[:, None]
         self.cols, self.w, self.x_shape, self.has_bias = cols, w, x.shape, b is not None
         self.geometry = (pads, (kh, kw), stride, dilation)
-        return np.ascontiguousarray(y.reshape(c_out, oh, ow, n).transpose(3, 0, 1, 2))
+        return _dev.contiguous(y.reshape(c_out, oh, ow, n).transpose(3, 0, 1, 2))
 
     def backward(self, g):
         w, cols = self.w, self.cols
         n, c_out, oh, ow = g.shape
-        g2 = np.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(c_out, oh * ow * n)
+        g2 = _dev.contiguous(g.transpose(1, 2, 3, 0)).reshape(c_out, oh * ow * n)
         gx = gw = gb = None
         if self.needs_input_grad[0]:
             gcols = np.matmul(w.reshape(c_out, -1).T, g2)                # (K, L*N)
@@ -222,12 +222,12 @@ def _im2col_batch(x, pads, kernel, stride, dilation, out_hw):
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
     n, c, h, w = x.shape
     (top, bottom), (left, right) = pads
-    xp = np.zeros((c, h + top + bottom, w + left + right, n), dtype=x.dtype)
+    xp = np.zeros((c, h + top + bottom, w + left + right, n), dtype=x.dtype, like=x)
     xp[:, top:top + h, left:left + w] = x.transpose(1, 2, 3, 0)
     s_c, s_h, s_w, s_n = xp.strides
-    view = as_strided(xp, shape=(c, kh, kw, oh, ow, n),
+    view = _dev.as_strided(xp, shape=(c, kh, kw, oh, ow, n),
                       strides=(s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w, s_n), writeable=False)
-    cols = np.empty(view.shape, dtype=x.dtype)
+    cols = np.empty(view.shape, dtype=x.dtype, like=x)
     cols[...] = view
     return cols.reshape(c * kh * kw, oh * ow * n)
 
@@ -242,14 +242,14 @@ def _col2im_batch(gcols, in_shape, pads, kernel, stride, dilation):
     (sh, sw), (dh, dw) = stride, dilation
     (top, bottom), (left, right) = pads
     h, w = in_shape[2], in_shape[3]
-    grad = np.zeros((c, h + top + bottom, w + left + right, n), dtype=gcols.dtype)
+    grad = np.zeros((c, h + top + bottom, w + left + right, n), dtype=gcols.dtype, like=gcols)
     for p in range(kh):
         for q in range(kw):
             r0, s0 = p * dh, q * dw
             rows = slice(r0, r0 + sh * (oh - 1) + 1, sh)
             columns = slice(s0, s0 + sw * (ow - 1) + 1, sw)
             grad[:, rows, columns] += gcols[:, p, q]
-    return np.ascontiguousarray(grad[:, top:top + h, left:left + w].transpose(3, 0, 1, 2))
+    return _dev.contiguous(grad[:, top:top + h, left:left + w].transpose(3, 0, 1, 2))
 
 
 class Unfold(Function):
@@ -282,10 +282,10 @@ class LocallyConnected2d(Function):
         L, K = oh * ow, c_in * kh * kw
         view = _windows(_pad(x, pads), (kh, kw), stride, (1, 1), (oh, ow))
         # (N, C, KH, KW, OH, OW) -> contiguous (L, N, K): one matrix per output position
-        cols = np.ascontiguousarray(view.transpose(4, 5, 0, 1, 2, 3)).reshape(L, n, K)
-        w_l = np.ascontiguousarray(w.reshape(c_out, L, K).transpose(1, 2, 0))  # (L, K, C_out)
+        cols = _dev.contiguous(view.transpose(4, 5, 0, 1, 2, 3)).reshape(L, n, K)
+        w_l = _dev.contiguous(w.reshape(c_out, L, K).transpose(1, 2, 0))  # (L, K, C_out)
         y = np.matmul(cols, w_l)                                               # (L, N, C_out)
-        y = np.ascontiguousarray(y.transpose(1, 2, 0)).reshape(n, c_out, oh, ow)
+        y = _dev.contiguous(y.transpose(1, 2, 0)).reshape(n, c_out, oh, ow)
         if b is not None:
             y += b
         self.cols, self.w_l, self.w_shape, self.x_shape = cols, w_l, w.shape, x.shape
@@ -295,7 +295,7 @@ class LocallyConnected2d(Function):
     def backward(self, g):
         c_out, oh, ow, c_in, kh, kw = self.w_shape
         n = g.shape[0]
-        g_l = np.ascontiguousarray(g.reshape(n, c_out, oh * ow).transpose(2, 0, 1))  # (L, N, C_out)
+        g_l = _dev.contiguous(g.reshape(n, c_out, oh * ow).transpose(2, 0, 1))  # (L, N, C_out)
         gx = gw = gb = None
         if self.needs_input_grad[0]:
             gcols = np.matmul(g_l, self.w_l.transpose(0, 2, 1))                    # (L, N, K)

@@ -7,8 +7,9 @@ nothing needs rescaling at evaluation time, where dropout is the identity.
 import numpy as np
 
 from ..autograd import Function
-from ..random import default_generator
+from ..random import uniform_like
 from ..tensor import Tensor
+from .. import backend as _dev
 
 __all__ = ["dropout"]
 
@@ -38,14 +39,13 @@ def dropout(input, p=0.5, training=True, generator=None):
         raise ValueError(f"dropout: probability p must be a number in [0, 1], got {p!r}")
     if not training or p == 0:
         return input
-    x = input.data if isinstance(input, Tensor) else np.asarray(input)
+    x = input.data if isinstance(input, Tensor) else _dev.asarray(input)
     if x.dtype.kind != "f":
         raise TypeError(f"dropout: input must be a float tensor, got dtype {x.dtype}")
     if p == 1:
-        mask = np.zeros(x.shape, dtype=x.dtype)
+        mask = np.zeros(x.shape, dtype=x.dtype, like=x)
     else:
-        gen = generator if generator is not None else default_generator()
         dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
-        keep = gen.random(x.shape, dtype=dtype) >= p   # P(u >= p) = 1 - p for u ~ U[0, 1)
+        keep = uniform_like(x, dtype, generator) >= p   # P(u >= p) = 1 - p for u ~ U[0, 1)
         mask = keep.astype(x.dtype) * float(1 / (1 - p))
     return Dropout.apply(input, mask)

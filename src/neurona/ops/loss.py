@@ -22,6 +22,7 @@ weights and ``pos_weight`` are always constants.
 
 import numpy as np
 
+from .. import backend as _dev
 from ..autograd import Function
 from ..tensor import Tensor
 
@@ -47,17 +48,21 @@ def _as_input(name, x):
     return x
 
 
-def _as_target(t):
-    return t if isinstance(t, Tensor) else np.asarray(t)
+def _input_and_target(name, input, target):
+    """The input as a float tensor and the target (a tensor, or an array on its device)."""
+    x = _as_input(name, input)
+    if isinstance(target, Tensor):
+        return x, target
+    return x, _dev.like(x.data, _dev.asarray(target))
 
 
-def _const(name, what, value, dtype):
-    """A constant array (class weights, pos_weight) in the input's dtype, or None."""
+def _const(name, what, value, like):
+    """A constant array (class weights, pos_weight) in dtype and on device of ``like``."""
     if value is None:
         return None
     value = value.data if isinstance(value, Tensor) else value
     try:
-        return np.asarray(value, dtype=dtype)
+        return _dev.like(like, _dev.asarray(value).astype(like.dtype, copy=False))
     except (TypeError, ValueError):
         raise TypeError(f"{name}: {what} must be numeric, got {type(value).__name__}") from None
 
@@ -99,7 +104,7 @@ class _Loss(Function):
         else:
             self.count = l.size if count is None else count
         with np.errstate(invalid="ignore", divide="ignore"):  # empty / all ignored -> nan
-            return np.asarray(l.sum() / self.count, dtype=l.dtype)
+            return _dev.asarray(l.sum() / self.count).astype(l.dtype, copy=False)
 
     def _dl(self, g):
         if self.reduction == "none":
@@ -158,7 +163,7 @@ class BinaryCrossEntropy(_Loss):
                 f"{name}: input must hold probabilities in [0, 1], found min {a.min()} and "
                 f"max {a.max()}; apply sigmoid first, or use binary_cross_entropy_with_logits "
                 "on the raw scores (more stable)")
-        w = _const(name, "weight", weight, a.dtype)
+        w = _const(name, "weight", weight, a)
         _broadcastable(name, "weight", w, a.shape)
         with np.errstate(divide="ignore"):
             log_a = np.maximum(np.log(a), -100.0)
@@ -195,8 +200,8 @@ class BinaryCrossEntropyWithLogits(_Loss):
     def forward(self, x, y, weight=None, reduction="mean", pos_weight=None):
         name = "binary_cross_entropy_with_logits"
         y = _float_target(name, x, y)
-        w = _const(name, "weight", weight, x.dtype)
-        p = _const(name, "pos_weight", pos_weight, x.dtype)
+        w = _const(name, "weight", weight, x)
+        p = _const(name, "pos_weight", pos_weight, x)
         _broadcastable(name, "weight", w, x.shape)
         _broadcastable(name, "pos_weight", p, x.shape)
         sp_neg = _softplus(-x)
@@ -219,7 +224,7 @@ class BinaryCrossEntropyWithLogits(_Loss):
 def _unbatch(x, target):
     """An unbatched input (C,) becomes (1, C), its target () or (C,) gets a batch axis."""
     if x.ndim == 1:
-        return x[None], np.asarray(target)[None]
+        return x[None], _dev.asarray(target)[None]
     return x, target
 
 
@@ -237,7 +242,7 @@ def _class_weights(name, x, target, weight, ignore_index, smoothing):
                          f"got {x.shape}")
     C = x.shape[1]
     bshape = (1, C) + (1,) * (x.ndim - 2)   # class weights broadcast along axis 1
-    w = _const(name, "weight", weight, x.dtype)
+    w = _const(name, "weight", weight, x)
     if w is not None and w.shape != (C,):
         raise ValueError(f"{name}: weight must have one entry per class, shape ({C},), "
                          f"got {w.shape}")
@@ -248,7 +253,7 @@ def _class_weights(name, x, target, weight, ignore_index, smoothing):
         if smoothing:
             y = y * (1 - smoothing) + smoothing / C
         q = y if wb is None else y * wb
-        dy_factor = np.full(bshape, 1 - smoothing, x.dtype) if wb is None else (1 - smoothing) * wb
+        dy_factor = np.full(bshape, 1 - smoothing, x.dtype, like=x) if wb is None else (1 - smoothing) * wb
         return q, int(np.prod(index_shape)), dy_factor
     if target.shape != index_shape:
         hint = (" (integer one-hot targets: pass them as floats)"
@@ -273,7 +278,7 @@ def _class_weights(name, x, target, weight, ignore_index, smoothing):
     q = np.zeros_like(x)
     np.put_along_axis(q, t[:, None], wt[:, None], axis=1)
     if smoothing:
-        spread = (smoothing / C) * (np.ones(bshape, x.dtype) if wb is None else wb)
+        spread = (smoothing / C) * (np.ones(bshape, x.dtype, like=x) if wb is None else wb)
         q = q * (1 - smoothing) + spread * keep[:, None]
     return q, wt.sum(), None
 
@@ -330,7 +335,7 @@ class L2Penalty(Function):
     def forward(self, *params, lam):
         self.params, self.lam = params, lam
         total = sum(np.sum(p * p) for p in params)
-        return np.asarray(total * (lam / 2), dtype=np.result_type(*params))
+        return _dev.asarray(total * (lam / 2)).astype(np.result_type(*params), copy=False)
 
     def backward(self, g):
         return tuple(g * self.lam * p if need else None
@@ -342,7 +347,7 @@ class L1Penalty(Function):
     def forward(self, *params, lam):
         self.params, self.lam = params, lam
         total = sum(np.sum(np.abs(p)) for p in params)
-        return np.asarray(total * lam, dtype=np.result_type(*params))
+        return _dev.asarray(total * lam).astype(np.result_type(*params), copy=False)
 
     def backward(self, g):
         return tuple(g * self.lam * np.sign(p) if need else None
@@ -364,13 +369,13 @@ def mse_loss(input, target, reduction="mean"):
     input and target have the same shape (no broadcasting, unlike PyTorch which warns).
     """
     _check_reduction("mse_loss", reduction)
-    return MSELoss.apply(_as_input("mse_loss", input), _as_target(target), reduction=reduction)
+    return MSELoss.apply(*_input_and_target("mse_loss", input, target), reduction=reduction)
 
 
 def l1_loss(input, target, reduction="mean"):
     """Mean absolute error: ``|input - target|`` reduced (default: mean of all elements)."""
     _check_reduction("l1_loss", reduction)
-    return L1Loss.apply(_as_input("l1_loss", input), _as_target(target), reduction=reduction)
+    return L1Loss.apply(*_input_and_target("l1_loss", input, target), reduction=reduction)
 
 
 def quadratic_loss(input, target, reduction="batchmean"):
@@ -384,7 +389,7 @@ def quadratic_loss(input, target, reduction="batchmean"):
     m examples is exactly SGD with learning rate ``eta`` on this batch-mean loss.
     """
     _check_reduction("quadratic_loss", reduction)
-    return QuadraticLoss.apply(_as_input("quadratic_loss", input), _as_target(target),
+    return QuadraticLoss.apply(*_input_and_target("quadratic_loss", input, target),
                                reduction=reduction)
 
 
@@ -401,8 +406,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     raises ValueError naming the min and max found.
     """
     _check_reduction("binary_cross_entropy", reduction)
-    return BinaryCrossEntropy.apply(_as_input("binary_cross_entropy", input),
-                                    _as_target(target), weight=weight, reduction=reduction)
+    return BinaryCrossEntropy.apply(*_input_and_target("binary_cross_entropy", input, target), weight=weight, reduction=reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
@@ -416,7 +420,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     """
     name = "binary_cross_entropy_with_logits"
     _check_reduction(name, reduction)
-    return BinaryCrossEntropyWithLogits.apply(_as_input(name, input), _as_target(target),
+    return BinaryCrossEntropyWithLogits.apply(*_input_and_target(name, input, target),
                                               weight=weight, reduction=reduction,
                                               pos_weight=pos_weight)
 
@@ -436,7 +440,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     index, or float targets where class indices are expected.
     """
     _check_reduction("nll_loss", reduction)
-    return NLLLoss.apply(_as_input("nll_loss", input), _as_target(target), weight=weight,
+    return NLLLoss.apply(*_input_and_target("nll_loss", input, target), weight=weight,
                          ignore_index=ignore_index, reduction=reduction)
 
 
@@ -455,7 +459,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], "
                          f"got {label_smoothing}")
-    return CrossEntropy.apply(_as_input("cross_entropy", input), _as_target(target),
+    return CrossEntropy.apply(*_input_and_target("cross_entropy", input, target),
                               weight=weight, ignore_index=ignore_index, reduction=reduction,
                               label_smoothing=float(label_smoothing))
 

@@ -13,6 +13,7 @@ Two paths compute the same thing:
 
 import numpy as np
 
+from .. import backend as _dev
 from ..autograd import Function
 from .conv import _check_4d, _col2im, _out_hw, _pad, _positive_pair, _windows, _pair
 
@@ -32,7 +33,7 @@ def _unblock(gb, x_shape):
     covered = gb.reshape(n, c, oh * kh, ow * kw)
     if covered.shape == tuple(x_shape):
         return covered
-    grad = np.zeros(x_shape, dtype=gb.dtype)
+    grad = np.zeros(x_shape, dtype=gb.dtype, like=gb)
     grad[:, :, :oh * kh, :ow * kw] = covered
     return grad
 
@@ -76,7 +77,7 @@ class MaxPool2d(Function):
         n, c = self.x_shape[:2]
         if self.fast:
             return _max_offsets_backward(self.x, self.out, g, (kh, kw))
-        offsets = np.arange(kh * kw)
+        offsets = np.arange(kh * kw, like=self.argmax)
         hit = self.argmax[:, :, None] == offsets[:, None, None]          # (N, C, KH*KW, OH, OW)
         gcols = np.where(hit, g[:, :, None], 0).reshape(n, c, kh, kw, oh, ow)
         return _col2im(gcols, self.x_shape, pads, (kh, kw), stride, (1, 1))
@@ -97,7 +98,7 @@ def _max_offsets_backward(x, out, g, kernel):
         n, c = x.shape[:2]
         first = np.argmax(_blocks(x, kernel, (oh, ow)).transpose(0, 1, 2, 4, 3, 5).reshape(
             n, c, oh, ow, kh * kw), axis=4)
-    grad = np.zeros(x.shape, dtype=g.dtype)
+    grad = np.zeros(x.shape, dtype=g.dtype, like=g)
     cov = x[:, :, :oh * kh, :ow * kw]
     gcov = grad[:, :, :oh * kh, :ow * kw]
     taken = None
@@ -133,7 +134,7 @@ class AvgPool2d(Function):
         share = g / (kh * kw)
         if self.fast:
             gblocks = np.broadcast_to(share[:, :, :, None, :, None], (n, c, oh, kh, ow, kw))
-            return _unblock(np.ascontiguousarray(gblocks), self.x_shape)
+            return _unblock(_dev.contiguous(gblocks), self.x_shape)
         gcols = np.broadcast_to(share[:, :, None, None], (n, c, kh, kw, oh, ow))
         return _col2im(gcols, self.x_shape, pads, (kh, kw), stride, (1, 1))
 

@@ -9,6 +9,7 @@ import collections
 
 import numpy as np
 
+from .. import backend as _dev
 from ..autograd import Function
 from ..tensor import Tensor
 from .shape import normalize_dim
@@ -46,7 +47,7 @@ class Sum(Function):
 
     def backward(self, g):
         # each input element contributes once: d(sum)/dx = 1
-        g = _expand(np.asarray(g), self.shape, self.axes, self.keepdim)
+        g = _expand(_dev.asarray(g), self.shape, self.axes, self.keepdim)
         return np.broadcast_to(g, self.shape)
 
 
@@ -59,7 +60,7 @@ class Mean(Function):
 
     def backward(self, g):
         # d(mean)/dx = 1/count
-        g = _expand(np.asarray(g), self.shape, self.axes, self.keepdim)
+        g = _expand(_dev.asarray(g), self.shape, self.axes, self.keepdim)
         return np.broadcast_to(g / self.count, self.shape)
 
 
@@ -107,7 +108,7 @@ class PickAlong(Function):
 
     def backward(self, g):
         # only the picked element of each slice influenced the output: d out/d x = 1 there
-        grad = np.zeros(self.shape, dtype=g.dtype)
+        grad = np.zeros(self.shape, dtype=g.dtype, like=g)
         np.put_along_axis(grad, self.index, _expand(g, self.shape, (self.dim,), self.keepdim),
                           axis=self.dim)
         return grad
@@ -115,7 +116,7 @@ class PickAlong(Function):
 
 def _extreme(input, dim, keepdim, largest):
     op = "max" if largest else "min"
-    x = input.data if isinstance(input, Tensor) else np.asarray(input)
+    x = input.data if isinstance(input, Tensor) else _dev.asarray(input)
     if dim is None:
         _check_nonempty(x, (), op)
         return Extreme.apply(input, axes=tuple(range(x.ndim)), keepdim=keepdim, largest=largest)
@@ -126,7 +127,7 @@ def _extreme(input, dim, keepdim, largest):
     result = MaxResult if largest else MinResult
     if x.ndim == 0:  # torch accepts dim 0 / -1 for a 0-d tensor: the value itself, index 0
         values = Extreme.apply(input, axes=(), keepdim=False, largest=largest)
-        return result(values, Tensor._wrap(np.zeros((), dtype=np.int64), False))
+        return result(values, Tensor._wrap(np.zeros((), dtype=np.int64, like=x), False))
     _check_nonempty(x, (d,), op)
     index = (np.argmax if largest else np.argmin)(x, axis=d, keepdims=True)
     values = PickAlong.apply(input, index=index, dim=d, keepdim=keepdim)
@@ -156,7 +157,7 @@ def min(input, dim=None, keepdim=False):
 def amax(input, dim=(), keepdim=False):
     """Maximum over ``dim`` (an int or a tuple; ``()`` or None = all) as a tensor (``torch.amax``);
     tied maxima of a slice share its gradient equally."""
-    x = input.data if isinstance(input, Tensor) else np.asarray(input)
+    x = input.data if isinstance(input, Tensor) else _dev.asarray(input)
     axes = _axes(None if dim == () else dim, x.ndim, "amax")
     _check_nonempty(x, axes, "amax")
     return Extreme.apply(input, axes=axes, keepdim=keepdim, largest=True)
@@ -164,7 +165,7 @@ def amax(input, dim=(), keepdim=False):
 
 def amin(input, dim=(), keepdim=False):
     """Minimum over ``dim`` as a tensor (``torch.amin``); ties share the gradient."""
-    x = input.data if isinstance(input, Tensor) else np.asarray(input)
+    x = input.data if isinstance(input, Tensor) else _dev.asarray(input)
     axes = _axes(None if dim == () else dim, x.ndim, "amin")
     _check_nonempty(x, axes, "amin")
     return Extreme.apply(input, axes=axes, keepdim=keepdim, largest=False)
@@ -223,7 +224,7 @@ def logsumexp(input, dim, keepdim=False):
     """``log(sum(exp(x)))`` over ``dim`` (an int or tuple), computed as
     ``m + log(sum(exp(x - m)))`` with ``m = max(x)`` so it never overflows.
     Gradient: ``g * softmax(x)`` over the same dims."""
-    ndim = (input.data if isinstance(input, Tensor) else np.asarray(input)).ndim
+    ndim = (input.data if isinstance(input, Tensor) else _dev.asarray(input)).ndim
     return LogSumExp.apply(input, axes=_axes(dim, ndim, "logsumexp"), keepdim=keepdim)
 
 
@@ -231,7 +232,7 @@ def _softmax_dim(input, dim, op):
     if dim is None:
         raise TypeError(f"{op}: pass dim explicitly, e.g. {op}(logits, dim=-1) for class scores "
                         "in the last axis")
-    ndim = (input.data if isinstance(input, Tensor) else np.asarray(input)).ndim
+    ndim = (input.data if isinstance(input, Tensor) else _dev.asarray(input)).ndim
     return normalize_dim(dim, ndim, op) if ndim else ()
 
 

@@ -7,6 +7,7 @@ summed back over broadcast axes by ``unbroadcast``.
 
 import numpy as np
 
+from .. import backend as _dev
 from ..autograd import Function, unbroadcast
 from ..tensor import Tensor
 
@@ -60,7 +61,11 @@ def where(condition, input, other):
     ``condition`` is a boolean array or tensor (e.g. ``x > 0``); ``input`` and ``other`` are
     tensors, arrays or numbers. Each receives the gradient of the positions it supplied.
     """
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition.data if isinstance(condition, Tensor) else _dev.asarray(condition)
+    for t in (input, other):  # a plain boolean array follows the tensors to their device
+        if isinstance(t, Tensor):
+            cond = _dev.like(t.data, cond)
+            break
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be boolean (e.g. x > 0), got dtype {cond.dtype}")
     return Where.apply(cond, input, other)

@@ -9,6 +9,7 @@ scatter *adds* (``np.add.at``), because each read contributes its own gradient.
 
 import numpy as np
 
+from .. import backend as _dev
 from ..autograd import Function
 from ..tensor import Tensor
 
@@ -17,7 +18,7 @@ __all__ = ["reshape", "flatten", "permute", "transpose", "unsqueeze", "squeeze",
 
 
 def _data(x):
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x.data if isinstance(x, Tensor) else _dev.asarray(x)
 
 
 def normalize_dim(dim, ndim, op):
@@ -119,7 +120,7 @@ class Permute(Function):
 
     def backward(self, g):
         # output axis i is input axis dims[i]; the inverse permutation puts them back
-        return np.transpose(g, np.argsort(self.dims))
+        return np.transpose(g, tuple(int(i) for i in np.argsort(self.dims)))
 
 
 def permute(input, dims):
@@ -149,16 +150,18 @@ def transpose(input, dim0, dim1):
 
 class GetItem(Function):
     def forward(self, x, index, advanced):
+        if advanced:  # index arrays live where x lives
+            index = tuple(_dev.like(x, i) for i in index)
         self.shape, self.index, self.advanced = x.shape, index, advanced
-        return np.asarray(x[index])
+        return _dev.asarray(x[index])
 
     def backward(self, g):
         # each output element is one input element: scatter g back into zeros. With index
         # arrays an element can be picked twice; np.add.at adds, where ``grad[index] = g``
         # would keep only the last write.
-        grad = np.zeros(self.shape, dtype=g.dtype)
+        grad = np.zeros(self.shape, dtype=g.dtype, like=g)
         if self.advanced:
-            np.add.at(grad, self.index, g)
+            _dev.scatter_add(grad, self.index, g)
         else:
             grad[self.index] = g
         return grad
@@ -190,6 +193,7 @@ def getitem(input, index):
 
 class Gather(Function):
     def forward(self, x, index, dim):
+        index = _dev.like(x, index)
         self.shape, self.dim, self.index = x.shape, dim, index
         # torch.gather allows index to be smaller than x on the other axes: use that corner
         corner = tuple(slice(None) if a == dim else slice(0, n) for a, n in enumerate(index.shape))
@@ -201,8 +205,8 @@ class Gather(Function):
         where = tuple(self.index if a == self.dim else
                       np.arange(n).reshape([-1 if b == a else 1 for b in range(ndim)])
                       for a, n in enumerate(self.index.shape))
-        grad = np.zeros(self.shape, dtype=g.dtype)
-        np.add.at(grad, where, g)
+        grad = np.zeros(self.shape, dtype=g.dtype, like=g)
+        _dev.scatter_add(grad, where, g)
         return grad
 
 
@@ -243,7 +247,7 @@ class Cat(Function):
     def forward(self, *arrays, dim):
         self.dim = dim
         self.dtypes = [a.dtype for a in arrays]
-        self.ends = np.cumsum([a.shape[dim] for a in arrays])[:-1]
+        self.ends = np.cumsum([a.shape[dim] for a in arrays])[:-1].tolist()
         return np.concatenate(arrays, axis=dim)
 
     def backward(self, g):
@@ -306,13 +310,13 @@ class PadConstant(Function):
         self.src = tuple(slice(max(-b, 0), n - max(-e, 0)) for n, (b, e) in zip(x.shape, pairs))
         self.dst = tuple(slice(max(b, 0), max(b, 0) + max(s.stop - s.start, 0))
                          for s, (b, e) in zip(self.src, pairs))
-        out = np.full(out_shape, value, dtype=x.dtype)
+        out = np.full(out_shape, value, dtype=x.dtype, like=x)
         out[self.dst] = x[self.src]
         return out
 
     def backward(self, g):
         # the padding is constant (gradient 0); the copied block gets its gradient back
-        grad = np.zeros(self.shape, dtype=g.dtype)
+        grad = np.zeros(self.shape, dtype=g.dtype, like=g)
         grad[self.src] = g[self.dst]
         return grad
 
@@ -323,15 +327,15 @@ class PadIndexed(Function):
     def forward(self, x, maps):
         self.shape, self.maps = x.shape, maps
         for axis, idx in maps:
-            x = np.take(x, idx, axis=axis)
+            x = np.take(x, _dev.like(x, idx), axis=axis)
         return x
 
     def backward(self, g):
         # undo the axes in reverse order; border elements were read several times: add
         for axis, idx in reversed(self.maps):
             shape = g.shape[:axis] + (self.shape[axis],) + g.shape[axis + 1:]
-            grad = np.zeros(shape, dtype=g.dtype)
-            np.add.at(grad, (slice(None),) * axis + (idx,), g)
+            grad = np.zeros(shape, dtype=g.dtype, like=g)
+            _dev.scatter_add(grad, (slice(None),) * axis + (idx,), g)
             g = grad
         return g
 

@@ -50,6 +50,7 @@ from ..autograd import _toposort as _graph_order
 
 from ..tensor import Tensor
 from ..ops import arith, conv, dropout, linalg, loss as loss_ops, pool, reduce, shape, unary
+from .. import backend as _dev
 
 __all__ = ["diag_gauss_newton", "register_rule", "RULES", "LOSS_RULES"]
 
@@ -82,7 +83,8 @@ def _tuple(x):
 
 
 def _ones_like_output(ctx, h):
-    return np.ones(np.shape(h), dtype=np.asarray(h).dtype)
+    h = _dev.asarray(h)
+    return np.ones(h.shape, dtype=h.dtype, like=h)
 
 
 # ---- one-to-one ops: h_x = c² h_y with c = backward(1) -----------------------------------
@@ -158,7 +160,7 @@ def _div(ctx, h):
 # ---- the losses: their own second derivative times dE/d(loss) ------------------------------
 def _dl(ctx, g):
     """dE/dl for every element l of the unreduced loss (the reduction's 1/count applied)."""
-    return np.asarray(ctx._dl(g))
+    return _dev.asarray(ctx._dl(g))
 
 
 @register_rule(loss_ops.MSELoss, loss=True)
@@ -170,7 +172,7 @@ def _mse(ctx, g):
 @register_rule(loss_ops.QuadraticLoss, loss=True)
 def _quadratic(ctx, g):
     # l = (x - y)² / 2: d²l/dx² = 1
-    return np.array(_dl(ctx, g)), None
+    return _dl(ctx, g).copy(), None
 
 
 @register_rule(loss_ops.CrossEntropy, loss=True)
@@ -202,7 +204,7 @@ def _bce(ctx, g):
 @register_rule(loss_ops.L2Penalty, loss=True)
 def _l2(ctx, g):
     # P = lam/2 Σ w²: d²P/dw² = lam
-    return tuple(np.broadcast_to(np.asarray(g * ctx.lam, p.dtype), p.shape) if need else None
+    return tuple(np.broadcast_to(_dev.asarray(g * ctx.lam).astype(p.dtype), p.shape) if need else None
                  for p, need in zip(ctx.params, ctx.needs_input_grad))
 
 
@@ -218,7 +220,7 @@ def _pow2_head(ctx, g):
     if np.ndim(b) != 0 or float(b) != 2.0 or ctx.needs_input_grad[1]:
         return None
     # x²: d²/dx² = 2, times dE/d(x²) for each element
-    return 2 * np.broadcast_to(np.asarray(g), np.shape(ctx.a)), None
+    return 2 * np.broadcast_to(_dev.asarray(g), np.shape(ctx.a)), None
 
 
 # ---- the sweep --------------------------------------------------------------------------
@@ -314,6 +316,6 @@ def diag_gauss_newton(loss, inputs):
         if h is None:
             out.append(np.zeros_like(t.data))
         else:
-            h = np.asarray(h, dtype=t.data.dtype)
-            out.append(np.array(np.broadcast_to(h, t.data.shape)))
+            h = _dev.asarray(h).astype(t.data.dtype, copy=False)
+            out.append(np.broadcast_to(h, t.data.shape).copy())
     return out

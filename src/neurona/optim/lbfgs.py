@@ -221,7 +221,7 @@ class LBFGS(Optimizer):
     # ---- flat views of all parameters -----------------------------------------------
     def _flat_grad(self) -> np.ndarray:
         return np.concatenate([
-            np.zeros(p.data.size, p.data.dtype) if p.grad is None else self._grad_of(p).reshape(-1)
+            np.zeros(p.data.size, p.data.dtype, like=p.data) if p.grad is None else self._grad_of(p).reshape(-1)
             for p in self._params])
 
     def _add_step(self, t: float, d: np.ndarray) -> None:

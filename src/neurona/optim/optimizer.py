@@ -18,6 +18,7 @@ import numpy as np
 
 from ..autograd import enable_grad
 from ..tensor import Tensor
+from .. import backend as _dev
 
 __all__ = ["Optimizer", "weight_decay_param_groups"]
 
@@ -31,8 +32,8 @@ required = _Required()
 
 
 def _copy_state_value(v):
-    """Deep copy of a state value made of ndarrays, numbers, None and lists."""
-    if isinstance(v, np.ndarray):
+    """Deep copy of a state value made of arrays (host or GPU), numbers, None and lists."""
+    if isinstance(v, np.ndarray) or _dev.array_module(v) is not np:
         return v.copy()
     if isinstance(v, (list, tuple)):
         return [_copy_state_value(x) for x in v]
@@ -43,14 +44,14 @@ def _copy_state_value(v):
     return v
 
 
-def _load_state_value(v, dtype, key):
-    """Copy a loaded state value, casting float arrays to the parameter's dtype."""
+def _load_state_value(v, param, key):
+    """Copy a loaded state value onto the parameter's device, float arrays in its dtype."""
     if isinstance(v, (list, tuple)):
-        return [_load_state_value(x, dtype, key) for x in v]
-    if isinstance(v, np.ndarray):
-        arr = v.copy()
+        return [_load_state_value(x, param, key) for x in v]
+    if isinstance(v, np.ndarray) or _dev.array_module(v) is not np:
+        arr = _dev.to_device(v, param.device).copy()
         if arr.dtype.kind == "f" and key != "step":
-            arr = arr.astype(dtype)
+            arr = arr.astype(param.data.dtype)
         return arr
     return _copy_state_value(v)
 
@@ -147,7 +148,7 @@ class Optimizer:
 
     def _grad_of(self, p: Tensor) -> np.ndarray:
         """``p.grad`` as an array of p's shape and dtype (not copied when already so)."""
-        g = np.asarray(p.grad)
+        g = _dev.asarray(p.grad)
         if g.shape != p.data.shape:
             raise ValueError(
                 f"{type(self).__name__}: gradient of shape {g.shape} does not match its "
@@ -229,7 +230,7 @@ class Optimizer:
             if k not in id_map:
                 raise ValueError(f"{name}.load_state_dict: state for unknown parameter index {k}")
             p = id_map[k]
-            new_state[p] = {sk: _load_state_value(sv, p.data.dtype, sk) for sk, sv in value.items()}
+            new_state[p] = {sk: _load_state_value(sv, p, sk) for sk, sv in value.items()}
         new_groups = []
         for g, s in zip(self.param_groups, saved_groups):
             group = {k: _copy_state_value(v) for k, v in s.items() if k != "params"}

@@ -41,7 +41,7 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, momentum_buffer: np.ndarray 
     buf = None
     if momentum != 0:
         if momentum_buffer is None:
-            buf = np.array(g, copy=True)
+            buf = g.copy()
         else:
             buf = momentum * momentum_buffer + (1 - dampening) * g
         g = g + momentum * buf if nesterov else buf

@@ -115,11 +115,23 @@ def markdown_table(rows: list) -> str:
 
 
 def run_experiment(experiment: Experiment, seeds=None, quick: bool = False, epochs=None,
-                   log=print) -> list:
-    """Run ``experiment`` once per seed (0, 1, ...); returns the RunResults."""
+                   log=print, runs_dir=None, resume: bool = False) -> list:
+    """Run ``experiment`` once per seed (0, 1, ...); returns the RunResults.
+
+    With ``runs_dir`` each seed's result is saved as it finishes
+    (``<runs_dir>/<id>/seed<k>[-quick][-e<epochs>].json``); with ``resume`` a seed whose file
+    exists is loaded instead of rerun, so an interrupted ``reproduce all`` picks up where it
+    stopped.
+    """
     n = 1 if not experiment.seeded else (seeds or experiment.default_seeds)
     results = []
     for seed in range(n):
+        path = _run_path(runs_dir, experiment.id, seed, quick, epochs) if runs_dir else None
+        if resume and path is not None and path.exists():
+            result = load_run(path)
+            log(f"[{experiment.id}] seed {seed}: loaded from {path}")
+            results.append(result)
+            continue
         start = time.perf_counter()
         log(f"[{experiment.id}] seed {seed} of {n}{' (quick)' if quick else ''} ...")
         result = experiment.run(seed=seed, quick=quick, epochs=epochs)
@@ -127,8 +139,47 @@ def run_experiment(experiment: Experiment, seeds=None, quick: bool = False, epoc
         log(f"[{experiment.id}] seed {seed}: "
             + ", ".join(f"{k} {_fmt(v)}" for k, v in result.metrics.items())
             + f" ({result.seconds:.1f} s)")
+        if path is not None:
+            save_run(result, path)
         results.append(result)
     return results
+
+
+def _run_path(runs_dir, exp_id: str, seed: int, quick: bool, epochs):
+    from pathlib import Path
+    name = f"seed{seed}{'-quick' if quick else ''}{f'-e{epochs}' if epochs else ''}.json"
+    return Path(runs_dir) / exp_id / name
+
+
+def _run_dict(r: RunResult) -> dict:
+    return {"metrics": r.metrics, "curves": r.curves, "seconds": r.seconds, "notes": r.notes}
+
+
+def save_run(result: RunResult, path) -> None:
+    """Write one seed's RunResult as JSON, atomically (a temporary file, then rename)."""
+    import os
+    from pathlib import Path
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(_run_dict(result), default=_json_default))
+    os.replace(tmp, path)
+
+
+def load_run(path) -> RunResult:
+    """Read a RunResult written by :func:`save_run`."""
+    from pathlib import Path
+    d = json.loads(Path(path).read_text())
+    return RunResult(metrics=d["metrics"], curves=d.get("curves", {}),
+                     seconds=d.get("seconds", 0.0), notes=d.get("notes", []))
+
+
+def _json_default(x):
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    return float(x)
 
 
 def write_outputs(experiment: Experiment, results: list, rows: list, out_dir, quick: bool):
@@ -155,9 +206,8 @@ def write_outputs(experiment: Experiment, results: list, rows: list, out_dir, qu
         "id": experiment.id, "title": experiment.title, "source": experiment.source,
         "settings": experiment.settings, "quick": quick,
         "rows": [dataclasses.asdict(r) for r in rows],
-        "runs": [{"metrics": r.metrics, "curves": r.curves, "seconds": r.seconds,
-                  "notes": r.notes} for r in results],
-    }, indent=1, default=float))
+        "runs": [_run_dict(r) for r in results],
+    }, indent=1, default=_json_default))
     paths.append(js)
     if experiment.figures is not None:
         from .plots import have_matplotlib

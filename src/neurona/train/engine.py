@@ -27,6 +27,7 @@ from ..tensor import Tensor, get_default_dtype
 from . import metrics as _metrics
 from .callbacks import Callback, CallbackList, History, TerminateOnNaN
 from .progress import ProgbarLogger, format_logs
+from .. import backend as _dev
 
 __all__ = ["compile", "fit", "evaluate", "predict", "Compiled", "loss_names", "optimizer_names"]
 
@@ -241,6 +242,20 @@ def _loader_class():
     return DataLoader
 
 
+def _model_device(model):
+    """The device of the model's parameters (Keras-style: batches are moved there)."""
+    for p in model.parameters():
+        return p.device
+    return _dev.get_device()
+
+
+def _on(device, t):
+    """A batch field as a tensor on ``device``."""
+    if isinstance(t, Tensor):
+        return t if t.device == device else t.to(device)
+    return Tensor(t, device=device)
+
+
 def _model_dtype(model):
     for p in model.parameters():
         if p.data.dtype.kind == "f":
@@ -252,7 +267,7 @@ def _inputs(model, x, what="x"):
     """x as an ndarray in the model's float dtype (Keras casts inputs to the model's dtype)."""
     if x is None:
         raise ValueError(f"{what} is required")
-    arr = x.data if isinstance(x, Tensor) else np.asarray(x)
+    arr = _dev.to_numpy(x.data if isinstance(x, Tensor) else x)
     if arr.ndim == 0:
         raise ValueError(f"{what} must have a batch axis (one row per example), got a scalar")
     if arr.dtype.kind in "fiub":
@@ -265,7 +280,7 @@ def _inputs(model, x, what="x"):
 def _targets(y, n, what="y"):
     if y is None:
         raise ValueError(f"{what} is required when x is an array (or pass a DataLoader as x)")
-    arr = y.data if isinstance(y, Tensor) else np.asarray(y)
+    arr = _dev.to_numpy(y.data if isinstance(y, Tensor) else y)
     if arr.ndim == 0 or len(arr) != n:
         raise ValueError(f"{what} has {0 if arr.ndim == 0 else len(arr)} rows but x has {n}; "
                          "they need one row per example")
@@ -418,11 +433,12 @@ def _train_epoch(model, compiled, loader, cbs, after_backward, epoch) -> dict:
     lbfgs = isinstance(opt, optim.LBFGS)
     sums = {"loss": 0.0, **{name: 0.0 for name, _ in compiled.metrics}}
     seen = 0
+    device = _model_device(model)
     for step, batch in enumerate(loader):
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
             raise ValueError("fit: each batch must be a tuple (x, y, ...); got "
                              f"{type(batch).__name__}")
-        xb, yb = batch[0], batch[1]
+        xb, yb = _on(device, batch[0]), _on(device, batch[1])
         n = len(xb)
         cbs.call("on_train_batch_begin", step, {"batch": step, "size": n})
         first = {}
@@ -451,7 +467,7 @@ def _train_epoch(model, compiled, loader, cbs, after_backward, epoch) -> dict:
             opt.step()
         seen += n
         sums["loss"] += first["loss"] * n
-        y_true = yb.data if isinstance(yb, Tensor) else np.asarray(yb)
+        y_true = yb.data
         for name, fn in compiled.metrics:
             sums[name] += fn(first["out"].data, y_true) * n
         logs = {k: v / seen for k, v in sums.items()}
@@ -478,18 +494,20 @@ def _outputs(model, x, batch_size, with_targets):
     was_training = model.training
     model.eval()
     outs, targets = [], []
+    device = _model_device(model)
     try:
         with no_grad():
             if _is_loader(x):
                 for batch in x:
-                    outs.append(np.asarray(model(batch[0]).data))
+                    outs.append(_dev.to_numpy(model(_on(device, batch[0])).data))
                     if with_targets:
-                        targets.append(np.asarray(batch[1].data if isinstance(batch[1], Tensor)
-                                                  else batch[1]))
+                        targets.append(_dev.to_numpy(batch[1].data if isinstance(batch[1], Tensor)
+                                                     else batch[1]))
             else:
                 xs, ys = x if with_targets else (x, None)
                 for start in range(0, len(xs), batch_size):
-                    outs.append(np.asarray(model(Tensor(xs[start:start + batch_size])).data))
+                    batch = Tensor(xs[start:start + batch_size], device=device)
+                    outs.append(_dev.to_numpy(model(batch).data))
                 if with_targets:
                     targets.append(ys)
     finally:
@@ -503,7 +521,7 @@ def _outputs(model, x, batch_size, with_targets):
 def _evaluate_arrays(model, compiled, data, batch_size) -> dict:
     out, target = _outputs(model, data, batch_size, True)
     with no_grad():
-        loss = compiled.loss_fn(Tensor(out), target)
+        loss = compiled.loss_fn(Tensor(out, device="cpu"), target)
     logs = {"loss": float(loss.data)}
     for name, fn in compiled.metrics:
         logs[name] = float(fn(out, target))

@@ -22,6 +22,7 @@ from ..autograd import no_grad
 from ..nn.dropout import Dropout
 from ..random import default_generator
 from ..tensor import Tensor
+from .. import backend as _dev
 
 __all__ = ["bootstrap_indices", "to_probabilities", "predict_proba", "ensemble_predict_proba",
            "mc_dropout_predict"]
@@ -49,7 +50,7 @@ def to_probabilities(out, output: str = "log_probs") -> np.ndarray:
     logits, or probabilities unchanged (see the module docstring)."""
     if output not in _OUTPUTS:
         raise ValueError(f"to_probabilities: output must be one of {_OUTPUTS}, got {output!r}")
-    out = np.asarray(out.data if isinstance(out, Tensor) else out)
+    out = _dev.to_numpy(out.data if isinstance(out, Tensor) else out)
     if output == "probs":
         return out
     if output == "log_probs":
@@ -61,7 +62,8 @@ def to_probabilities(out, output: str = "log_probs") -> np.ndarray:
 
 def _forward_all(model, x, batch_size):
     with no_grad():
-        return np.concatenate([np.asarray(model(Tensor(x[i:i + batch_size])).data)
+        device = next((p.device for p in model.parameters()), None)
+        return np.concatenate([_dev.to_numpy(model(Tensor(x[i:i + batch_size], device=device)).data)
                                for i in range(0, len(x), batch_size)])
 
 
@@ -69,7 +71,7 @@ def _check_batch(x, batch_size, who):
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ValueError(f"{who}: batch_size must be a positive integer, got {batch_size!r}")
-    x = np.asarray(x.data if isinstance(x, Tensor) else x)
+    x = _dev.to_numpy(x.data if isinstance(x, Tensor) else x)
     if len(x) == 0:
         raise ValueError(f"{who}: x has no examples")
     return x

@@ -26,13 +26,14 @@ import functools
 import numpy as np
 
 from ..tensor import Tensor
+from .. import backend as _dev
 
 __all__ = ["accuracy", "binary_accuracy", "top_k_accuracy", "mean_squared_error",
            "mean_absolute_error", "get", "names"]
 
 
 def _arr(a) -> np.ndarray:
-    return a.data if isinstance(a, Tensor) else np.asarray(a)
+    return _dev.to_numpy(a.data if isinstance(a, Tensor) else a)
 
 
 def _labels(y_true: np.ndarray, n: int, name: str) -> np.ndarray:

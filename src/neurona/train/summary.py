@@ -146,11 +146,12 @@ def summary(model: Module, input_shape=None, print_fn=print) -> "Summary":
                 lambda mod, inputs, out: calls.append((mod, inputs, out))))
     params = list(model.parameters())
     dtype = params[0].data.dtype if params else get_default_dtype()
+    device = params[0].device if params else None
     modes = {id(m): m.training for m in model.modules()}
     try:
         model.eval()
         with no_grad():
-            model(Tensor(np.zeros((1, *shape), dtype=dtype)))
+            model(Tensor(np.zeros((1, *shape), dtype=dtype), device=device))
     finally:
         for h in handles:
             h.remove()
