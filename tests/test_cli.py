@@ -85,3 +85,26 @@ def test_summary_of_lecun1989_prints_the_papers_counts(capsys):
     assert "Total units: 1,256" in out
     assert "Total connections: 64,660" in out
     assert "Total params: 9,760" in out
+
+
+def test_device_cuda_without_a_gpu_stops_with_the_reason(monkeypatch):
+    from neurona import backend
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    backend._use_cuda_module(None)
+    with pytest.raises(SystemExit, match=r"neurona\[gpu\]"):
+        cli.main(["train", "--model", "mlp", "--epochs", "1", "--limit", "100", "--device", "cuda"])
+    assert backend.get_device() == "cpu"
+
+
+def test_evaluate_on_the_device_gives_the_cpu_numbers(trained, capsys):
+    from neurona import backend
+    from tests import fake_cupy
+    assert cli.main(["evaluate", str(trained)]) == 0
+    on_cpu = capsys.readouterr().out
+    backend._use_cuda_module(fake_cupy.make_module())
+    try:
+        assert cli.main(["evaluate", str(trained), "--device", "cuda"]) == 0
+    finally:
+        backend._use_cuda_module(None)
+    assert capsys.readouterr().out == on_cpu
+    assert backend.get_device() == "cpu"

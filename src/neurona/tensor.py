@@ -216,6 +216,15 @@ class Tensor:
     def zero_grad(self) -> None:
         self.grad = None
 
+    def copy_(self, src) -> "Tensor":
+        """Overwrite the values in place with ``src`` (a tensor or array of the same shape,
+        from any device, cast to this dtype); records no graph. Returns self."""
+        src = src.data if isinstance(src, Tensor) else src
+        if _dev.array_module(src) is not _dev.array_module(self.data):
+            src = _dev.to_device(_dev.asarray(src), self.device)
+        self.data[...] = src
+        return self
+
     # ---- dtype and device -----------------------------------------------------------
     def to(self, *args, dtype=None, device=None) -> "Tensor":
         """``to(dtype)``, ``to('cuda')``, ``to('cpu', np.float64)``: as ``torch.Tensor.to``.

@@ -30,6 +30,7 @@ import numpy as np
 import neurona
 from .. import functional as F
 from .. import optim, zoo
+from .. import backend
 from ..autograd import no_grad
 from ..data import transforms, zipcode
 from ..tensor import Tensor
@@ -79,7 +80,7 @@ def _init_2022(model):
         draw(30, 30, 10)
     for param, value in ((model.h1.weight, h1), (model.h2.weight, h2), (model.h3.weight, h3.T),
                          (model.out.weight, out.T)):
-        param.data[...] = value
+        param.copy_(value)
     return True
 
 
@@ -89,9 +90,11 @@ def _evaluate(model, split, loss_kind, chunk=2048):
     outs = []
     was_training = model.training
     model.eval()
+    device = _device_of(model)
     with no_grad():
         for i in range(0, len(x), chunk):
-            outs.append(model(Tensor._wrap(x[i:i + chunk], False)).data)
+            batch = Tensor._wrap(backend.to_device(x[i:i + chunk], device), False)
+            outs.append(backend.to_numpy(model(batch).data))
     model.train(was_training)
     out = np.concatenate(outs)
     if loss_kind == "mse":
@@ -103,6 +106,16 @@ def _evaluate(model, split, loss_kind, chunk=2048):
         loss = float(-logp[np.arange(len(labels)), labels].mean())
     misses = int((out.argmax(axis=1) != labels).sum())
     return loss, 100.0 * misses / len(labels), misses
+
+
+def _device_of(model):
+    return next(iter(model.parameters())).device
+
+
+def _on_model_device(model, *arrays):
+    """The arrays on the model's device, copied once (not per step)."""
+    device = _device_of(model)
+    return [backend.to_device(a, device) for a in arrays]
 
 
 def _train(model, opt, data, passes, loss_kind, batch_size=1, augment=None, scheduler=None,
@@ -119,10 +132,11 @@ def _train(model, opt, data, passes, loss_kind, batch_size=1, augment=None, sche
     for p in range(passes):
         model.train()
         xs = x if augment is None else augment(x, rng)
+        xs, target_d = _on_model_device(model, xs, target)
         start = time.perf_counter()
         for i in range(0, len(xs), batch_size):
             out = model(Tensor._wrap(xs[i:i + batch_size], False))
-            loss = loss_fn(out, Tensor._wrap(target[i:i + batch_size], False))
+            loss = loss_fn(out, Tensor._wrap(target_d[i:i + batch_size], False))
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -36,7 +36,7 @@ from .. import nn, optim, zoo
 from ..tensor import Tensor
 from . import register
 from .base import Experiment, Published
-from .lecun1989 import (QUICK_TRAIN, SOURCE_2022, _data, _init_2022, _record_pass,
+from .lecun1989 import (QUICK_TRAIN, SOURCE_2022, _data, _init_2022, _on_model_device, _record_pass,
                         _result)
 
 __all__ = ["run_paper", "train_sdlm"]
@@ -66,6 +66,7 @@ def train_sdlm(model, opt, data, passes, hessian_examples=HESSIAN_EXAMPLES, log=
     curves = {k: [] for k in ("train_loss", "train_error", "train_misses", "test_loss",
                               "test_error", "test_misses", "pass_seconds", "hessian_mean")}
     base_lrs = [g["lr"] for g in opt.param_groups]
+    x, t = _on_model_device(model, x, t)
     for p in range(passes):
         if schedule is not None:
             for g, lr in zip(opt.param_groups, base_lrs):

@@ -183,7 +183,7 @@ def _autograd(x, d):
     fc1, fc2 = nn.Linear(2, 2, dtype=np.float64), nn.Linear(2, 1, dtype=np.float64)
     for p, v in ((fc1.weight, DELTA_W1), (fc1.bias, DELTA_B1), (fc2.weight, DELTA_W2),
                  (fc2.bias, DELTA_B2)):
-        p.data[...] = v
+        p.copy_(v)
     u1 = fc1(tensor(x))
     u2 = fc2(u1.tanh())
     u1.retain_grad()
@@ -191,7 +191,7 @@ def _autograd(x, d):
     y2 = u2.sigmoid()
     J = F.mse_loss(y2, tensor(d))                   # mean over N * N_M
     J.backward()
-    return {"u1": u1.numpy(), "u2": u2.numpy(), "y2": y2.numpy(), "J": J.item(),
+    return {"u1": u1.cpu().numpy(), "u2": u2.cpu().numpy(), "y2": y2.cpu().numpy(), "J": J.item(),
             "delta2": u2.grad, "delta1": u1.grad, "dW2": fc2.weight.grad, "db2": fc2.bias.grad,
             "dW1": fc1.weight.grad, "db1": fc1.bias.grad}
 
@@ -334,7 +334,7 @@ def _optimize(method, problem, seed, quick, iters):
         evals.append(n_eval)
         losses.append(_full_loss(model, loss_fn, x, t))
     with no_grad():
-        test_acc = acc(model(tensor(test[0])).numpy(), test[1])
+        test_acc = acc(model(tensor(test[0])).cpu().numpy(), test[1])
     return evals, losses, times, test_acc
 
 
@@ -455,13 +455,13 @@ def random_restarts(k=RESTARTS, iters=RESTART_ITERS, lr=RESTART_LR, seed=0):
         opt.zero_grad()
         y = F.sigmoid(F.matmul(F.sigmoid(F.matmul(x, W1) + B1), W2) + B2)   # (k, 4, 1)
         per_net = ((d - y) ** 2).mean(dim=(1, 2))                            # (k,)
-        curves[:, i] = per_net.numpy()
+        curves[:, i] = per_net.cpu().numpy()
         per_net.sum().backward()
         opt.step()
     with no_grad():
-        y = F.sigmoid(F.matmul(F.sigmoid(F.matmul(x, W1) + B1), W2) + B2).numpy()
-        final = ((d.numpy() - y) ** 2).mean(axis=(1, 2))
-    acc = 100.0 * ((y > 0.5) == (d.numpy() > 0.5)).mean(axis=(1, 2))
+        y = F.sigmoid(F.matmul(F.sigmoid(F.matmul(x, W1) + B1), W2) + B2).cpu().numpy()
+        final = ((d.cpu().numpy() - y) ** 2).mean(axis=(1, 2))
+    acc = 100.0 * ((y > 0.5) == (d.cpu().numpy() > 0.5)).mean(axis=(1, 2))
     return final, acc, curves
 
 

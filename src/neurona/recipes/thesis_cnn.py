@@ -49,7 +49,7 @@ def _evaluate(model, x, y, batch_size=1000):
         for i in range(0, len(x), batch_size):
             out = model(Tensor(x[i:i + batch_size]))
             total += float(F.nll_loss(out, y[i:i + batch_size], reduction="sum").item())
-            correct += int((out.data.argmax(axis=1) == y[i:i + batch_size]).sum())
+            correct += int((out.cpu().numpy().argmax(axis=1) == y[i:i + batch_size]).sum())
     model.train()
     return 100.0 * correct / len(x), total / len(x)
 

@@ -179,7 +179,7 @@ def evaluate_thesis_mlp(model, cost, x, y, labels, batch_size: int = 1000):
             for i in range(0, len(x), batch_size):
                 out = model(Tensor(x[i:i + batch_size]))
                 total += float(cost_fn(out, y[i:i + batch_size], reduction="sum").item())
-                correct += int((out.data.argmax(axis=1) == labels[i:i + batch_size]).sum())
+                correct += int((out.cpu().numpy().argmax(axis=1) == labels[i:i + batch_size]).sum())
     finally:
         model.train(was_training)
     return 100.0 * correct / len(x), total / len(x)

@@ -41,8 +41,8 @@ def saturation_curve(start: str, cost: str, eta: float, epochs: int = EPOCHS) ->
     cost 'quadratic' (``1/2 sum (a − y)^2``) or 'cross_entropy'."""
     w, b = SATURATION_STARTS[start]
     layer = nn.Linear(2, 2, dtype=np.float64)
-    layer.weight.data[...] = w
-    layer.bias.data[...] = b
+    layer.weight.copy_(w)
+    layer.bias.copy_(b)
     opt = optim.SGD(layer.parameters(), lr=eta)
     x, y = tensor(np.array(X_TOY)), tensor(np.array(Y_TOY))
     history = []

@@ -55,9 +55,9 @@ def xor_331(hidden_w=None, output_w=None, dtype=np.float64):
         ("output", nn.Linear(3, 1, bias=False, weight_init="lecun_normal", dtype=dtype)),
         ("act2", nn.Sigmoid())]))
     if hidden_w is not None:
-        model.hidden.weight.data[...] = hidden_w
+        model.hidden.weight.copy_(hidden_w)
     if output_w is not None:
-        model.output.weight.data[...] = output_w
+        model.output.weight.copy_(output_w)
     return model
 
 
@@ -71,7 +71,7 @@ def worked_forward() -> dict:
     """
     model = xor_331(PRINTED_HIDDEN_W, PRINTED_OUTPUT_W)
     x = tensor(with_bias_column(np.array([[0.0, 1.0]])))
-    hidden = model.act1(model.hidden(x)).numpy()[0]
+    hidden = model.act1(model.hidden(x)).cpu().numpy()[0]
     printed_hidden = tensor([[PRINTED_VALUES[k] for k in ("hidden1", "hidden2", "hidden3")]])
     out_printed = float(model.act2(model.output(printed_hidden)).item())
     out_true = float(model(x).item())
@@ -95,10 +95,10 @@ def train_delta_rule(model, lr=LR, max_epochs=MAX_EPOCHS):
         out = model(xb)
         loss = F.quadratic_loss(out, yb)
         losses.append(loss.item())
-        accs.append(100.0 * float(((out.numpy() > 0.5) == (y > 0.5)).mean()))
+        accs.append(100.0 * float(((out.cpu().numpy() > 0.5) == (y > 0.5)).mean()))
         loss.backward()
         opt.step()
-    return losses, accs, model(xb).numpy().ravel()
+    return losses, accs, model(xb).cpu().numpy().ravel()
 
 
 def _run(seed=0, quick=False, epochs=None) -> RunResult:
