@@ -142,10 +142,9 @@ def test_t3_figure_overlays_normal_init(tmp_path, monkeypatch):
     assert drawn["T3-normal-init_accuracy.png"] == {"T3-normal-init": 1, "T3 (Xavier init)": 1}
 
 
-# LeNet-5 quick (2 epochs on 20,000 images, SGD lr 0.1, batch 32) lands at 96.4–97.2%
-# depending on the seed (seed 0, the one tested: 96.4%): the last iterate at lr 0.1 is
-# noisy, so the 97% is not a reliable bar at this budget. See the recipe's notes.
-LENET_QUICK_BAR = 95.5
+# LeNet-5 quick (3 epochs on 30,000 images, SGD lr 0.1, batch 32) reached 97.55–98.5% over
+# seeds 0–4 (seed 0, the one tested: 98.1%); the bar is 97%.
+LENET_QUICK_BAR = 97.0
 
 
 def test_lenet5_quick(tmp_path, monkeypatch):
@@ -160,8 +159,9 @@ def test_lenet5_quick(tmp_path, monkeypatch):
     monkeypatch.setattr(plots, "curves_figure", spy)
     exp, results, rows, paths = run_quick("lenet5", tmp_path)
     m = results[0].metrics
-    assert {"ep1_val_acc", "ep2_val_acc", "val_acc"} <= set(m)
-    assert {r.metric for r in rows} == {"ep1_val_acc", "ep2_val_acc", "best_val_acc"}
+    assert {"ep1_val_acc", "ep2_val_acc", "ep3_val_acc", "val_acc"} <= set(m)
+    assert {r.metric for r in rows} == {"ep1_val_acc", "ep2_val_acc", "ep3_val_acc",
+                                        "best_val_acc"}
     if have_matplotlib():
         assert (tmp_path / "lenet5_accuracy.png").exists()
         assert drawn["lenet5_accuracy.png"] == {"LeNet-5", "MLP T3 (tanh, Xavier)"}

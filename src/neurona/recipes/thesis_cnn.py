@@ -25,8 +25,8 @@ from .base import Experiment, Published, RunResult
 
 __all__ = ["lenet5_data", "train_lenet5", "LENET_QUICK"]
 
-# quick mode: 20,000 training images, 2 epochs, validated on 2,000 images
-LENET_QUICK = {"n_train": 20000, "n_val": 2000, "epochs": 2}
+# quick mode: 30,000 training images, 3 epochs, validated on 2,000 images (~15 s)
+LENET_QUICK = {"n_train": 30000, "n_val": 2000, "epochs": 3}
 
 # published validation accuracy (%) per epoch (thesis 5.4; epochs 6–15 are not printed)
 _PUBLISHED_EPOCHS = {1: 97.6, 2: 98.5, 3: 98.7, 4: 98.2, 5: 98.7, 16: 98.9, 17: 98.8,
@@ -146,5 +146,6 @@ register(Experiment(
     default_seeds=3,
     notes="The epoch-1 accuracy at lr 0.1 varies a lot between seeds (PyTorch itself, same "
           "settings, three seeds: 97.5, 91.0, 96.9%); later epochs settle near 99%. Quick mode "
-          "(2 epochs on 20,000 images) reaches 96.4–97.2% over seeds 0–2 for the same reason.",
+          "(3 epochs on 30,000 images) reached 97.55–98.5% over seeds 0–4 (2 epochs on 20,000 "
+          "gave 96.4–97.2%, short of the issue's 97% bar, for the same reason).",
 ))
