@@ -108,3 +108,53 @@ def test_evaluate_on_the_device_gives_the_cpu_numbers(trained, capsys):
         backend._use_cuda_module(None)
     assert capsys.readouterr().out == on_cpu
     assert backend.get_device() == "cpu"
+
+
+# ---- reproduce ------------------------------------------------------------------------------
+
+def test_reproduce_list_names_every_experiment(capsys):
+    from neurona import recipes
+    assert cli.main(["reproduce", "--list"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == list(recipes.experiments())
+    assert {"T1", "T7", "lenet5", "slides-cdnn", "xor-worked", "lecun1989-paper"} <= set(listed)
+
+
+@pytest.fixture
+def two_fake_experiments(monkeypatch):
+    """'all' = two fake experiments that count their runs."""
+    from neurona import recipes
+    from neurona.recipes import base
+    calls = {"a": 0, "b": 0}
+
+    def make(key, value):
+        def run(seed=0, quick=False, epochs=None):
+            calls[key] += 1
+            return base.RunResult(metrics={"acc": value + seed})
+        return base.Experiment(id=key, title=f"fake {key}", source="tests", settings={},
+                               published=[base.Published("acc", value, "accuracy", "tests", 1.0)],
+                               run=run, default_seeds=2)
+    monkeypatch.setattr(recipes, "experiments", lambda: {"a": make("a", 90.0),
+                                                          "b": make("b", 50.0)})
+    return calls
+
+
+def test_reproduce_all_writes_results_md_and_resumes(two_fake_experiments, tmp_path, capsys):
+    calls = two_fake_experiments
+    out = tmp_path / "res"
+    assert cli.main(["reproduce", "all", "--exclude", "b", "--out", str(out)]) == 0
+    text = (out / "RESULTS.md").read_text()
+    assert "Not run for this file (--exclude): b." in text
+    assert "| a | accuracy | 90.00 | 90.50 ± 0.7071 (90.00–91.00) (n=2) | yes |" in text
+    assert calls == {"a": 2, "b": 0}
+    assert sorted(p.name for p in (out / "runs" / "a").iterdir()) == ["seed0.json", "seed1.json"]
+    # a rerun with --resume loads the saved seeds of 'a' and runs only 'b'
+    assert cli.main(["reproduce", "all", "--resume", "--out", str(out)]) == 0
+    assert calls == {"a": 2, "b": 2}
+    assert "| b | accuracy | 50.00 |" in (out / "RESULTS.md").read_text()
+    assert "--exclude" not in (out / "RESULTS.md").read_text()
+
+
+def test_reproduce_unknown_id_lists_where_to_look(two_fake_experiments):
+    with pytest.raises(SystemExit, match="reproduce --list"):
+        cli.main(["reproduce", "nope"])

@@ -200,10 +200,12 @@ def cmd_reproduce(args) -> int:
             print(f"{key:<{width}}  {exp.title}  [{exp.source}]")
         return 0
     ids = list(exps) if args.ids == ["all"] else args.ids
-    unknown = [i for i in ids if i not in exps]
+    excluded = list(dict.fromkeys(args.exclude or []))
+    unknown = [i for i in ids + excluded if i not in exps]
     if unknown:
         raise SystemExit(f"neurona reproduce: unknown experiment(s) {', '.join(unknown)}; "
                          "see `neurona reproduce --list`")
+    ids = [i for i in ids if i not in excluded]
     out = Path(args.out)
     sections, all_rows = [], []
     from .recipes.plots import have_matplotlib
@@ -223,7 +225,9 @@ def cmd_reproduce(args) -> int:
         sections.append((out / f"{key}.md").read_text())
     if args.ids == ["all"]:
         results_md = out / "RESULTS.md"
-        results_md.write_text("# neurona: published vs measured\n\n"
+        skipped = (f"Not run for this file (--exclude): {', '.join(excluded)}.\n\n"
+                   if excluded else "")
+        results_md.write_text("# neurona: published vs measured\n\n" + skipped
                               + base.markdown_table(all_rows) + "\n\n" + "\n".join(sections))
         print(f"wrote {results_md}")
     return 0
@@ -272,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
     r.add_argument("--quick", action="store_true", help="a reduced run (about a minute)")
     r.add_argument("--out", default="results", help="directory for tables and figures")
+    r.add_argument("--exclude", action="append", metavar="ID",
+                   help="leave this experiment out (repeatable), e.g. with 'all'")
     r.add_argument("--resume", action="store_true",
                    help="reuse the per-seed results already saved under OUT/runs (an interrupted "
                         "run picks up where it stopped)")

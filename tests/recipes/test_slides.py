@@ -104,3 +104,25 @@ def test_restarts_quick_reach_different_minima(tmp_path):
     assert data["rows"][0]["metric"] == "global"
     if have_matplotlib():
         assert "slides-restarts.png" in names
+
+
+def test_an_interrupted_table_run_resumes_from_its_last_epoch(tmp_path):
+    """CDNN takes hours here: its run checkpoints after every epoch (``workdir``) and a rerun
+    goes on from there. Stopping after 2 of 4 epochs and resuming equals 4 straight epochs."""
+    from neurona.recipes.slides import train_slides_model
+    straight = train_slides_model("LOGREG", seed=0, quick=True, epochs=4)
+    work = tmp_path / "work"
+    train_slides_model("LOGREG", seed=0, quick=True, epochs=2, workdir=work)  # "killed" here
+    assert (work / "checkpoint.neurona").exists()
+    resumed = train_slides_model("LOGREG", seed=0, quick=True, epochs=4, workdir=work)
+    assert resumed.curves == straight.curves
+    assert resumed.metrics["test_acc"] == straight.metrics["test_acc"]
+
+
+def test_run_experiment_gives_resumable_recipes_a_workdir(tmp_path):
+    from neurona import recipes
+    exp = recipes.get("slides-logreg")
+    assert exp.resumable
+    base.run_experiment(exp, seeds=1, quick=True, runs_dir=tmp_path, log=lambda *_: None)
+    assert (tmp_path / "slides-logreg" / "seed0-quick" / "checkpoint.neurona").exists()
+    assert (tmp_path / "slides-logreg" / "seed0-quick.json").exists()

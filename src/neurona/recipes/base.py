@@ -18,6 +18,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..train.callbacks import Callback
+
 
 @dataclasses.dataclass
 class Published:
@@ -50,6 +52,7 @@ class Experiment:
     figures: Callable | None = None               # figures(results: list[RunResult], out_dir) -> [paths]
     default_seeds: int = 1
     seeded: bool = True                           # False: the recipe fixes everything (one exact run)
+    resumable: bool = False                       # run() takes workdir= and resumes from it
     notes: str = ""
 
 
@@ -134,7 +137,10 @@ def run_experiment(experiment: Experiment, seeds=None, quick: bool = False, epoc
             continue
         start = time.perf_counter()
         log(f"[{experiment.id}] seed {seed} of {n}{' (quick)' if quick else ''} ...")
-        result = experiment.run(seed=seed, quick=quick, epochs=epochs)
+        kwargs = {}
+        if experiment.resumable and path is not None:
+            kwargs["workdir"] = path.with_suffix("")  # per-epoch checkpoints live here
+        result = experiment.run(seed=seed, quick=quick, epochs=epochs, **kwargs)
         result.seconds = result.seconds or time.perf_counter() - start
         log(f"[{experiment.id}] seed {seed}: "
             + ", ".join(f"{k} {_fmt(v)}" for k, v in result.metrics.items())
@@ -143,6 +149,58 @@ def run_experiment(experiment: Experiment, seeds=None, quick: bool = False, epoc
             save_run(result, path)
         results.append(result)
     return results
+
+
+class EpochCheckpoint(Callback):
+    """A fit callback that saves the model, its optimizer state and the curves so far after
+    every epoch (atomically, one file), so a long recipe killed mid-run resumes from its
+    last finished epoch (see :func:`resume_fit`)."""
+
+    KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+    def __init__(self, path, curves: dict, seconds: float):
+        super().__init__()
+        self.path, self.curves, self.seconds = path, curves, seconds
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        from ..io import save
+        for k in self.KEYS:
+            if k in (logs or {}):
+                self.curves.setdefault(k, []).append(float(logs[k]))
+        self.seconds += time.perf_counter() - self._start
+        save(self.model, self.path, extra={"curves": self.curves, "seconds": self.seconds})
+
+
+def resume_fit(workdir, build, fit):
+    """Train with per-epoch checkpoints in ``workdir`` (or none when it is None).
+
+    ``build()`` returns a new compiled model; ``fit(model, initial_epoch, callbacks)`` trains
+    it. If ``workdir/checkpoint.neurona`` exists the model, optimizer state and curves come
+    from there and training goes on from its epoch. Returns ``(model, curves, seconds)``,
+    the curves (Keras history keys) and training seconds over all sessions.
+    """
+    from pathlib import Path
+    from ..io import load
+    if workdir is None:
+        model = build()
+        start = time.perf_counter()
+        hist = fit(model, 0, [])
+        return model, {k: list(map(float, v)) for k, v in hist.history.items()}, \
+            time.perf_counter() - start
+    ckpt = Path(workdir) / "checkpoint.neurona"
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    if ckpt.exists():
+        model = load(ckpt)
+        curves, seconds = model.extra["curves"], float(model.extra["seconds"])
+        initial = int(model.training_state["epoch"])
+    else:
+        model, curves, seconds, initial = build(), {}, 0.0, 0
+    cb = EpochCheckpoint(ckpt, curves, seconds)
+    fit(model, initial, [cb])
+    return model, cb.curves, cb.seconds
 
 
 def _run_path(runs_dir, exp_id: str, seed: int, quick: bool, epochs):

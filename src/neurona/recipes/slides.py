@@ -27,7 +27,7 @@ from ..data import preprocess as P
 from ..random import manual_seed
 from ..tensor import tensor
 from . import register
-from .base import Experiment, Published, RunResult
+from .base import Experiment, Published, RunResult, resume_fit
 
 __all__ = ["SLIDES_PUBLISHED", "slides_data", "train_slides_model", "delta_example",
            "first_vs_second_order", "random_restarts"]
@@ -60,11 +60,12 @@ def slides_data(conv: bool = False, n_train: int | None = None, n_test: int | No
 
 
 def train_slides_model(name: str, seed: int = 0, quick: bool = False, epochs=None,
-                       n_train=None, n_test=None, verbose=0) -> RunResult:
+                       n_train=None, n_test=None, verbose=0, workdir=None) -> RunResult:
     """Build ``zoo.slides_model(name)``, train it with the table's settings and measure the
     test accuracy (%) after every epoch. Returns a RunResult with metrics ``test_acc``,
     ``test_loss``, ``train_acc``, ``params``, ``epochs``, ``seconds_per_epoch`` and curves
-    ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` (test set, %)."""
+    ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` (test set, %). With ``workdir``
+    a checkpoint is saved there after every epoch and an interrupted run resumes from it."""
     name = name.upper()
     if quick:
         n_train, n_test, q_epochs, batch = QUICK["CDNN" if name == "CDNN" else "dense"]
@@ -73,15 +74,21 @@ def train_slides_model(name: str, seed: int = 0, quick: bool = False, epochs=Non
         batch = BATCH
         epochs = epochs or EPOCHS
     x, y, xs, ys = slides_data(name == "CDNN", n_train, n_test)
-    manual_seed(seed)
-    model = zoo.slides_model(name)
+
+    def build():
+        manual_seed(seed)
+        model = zoo.slides_model(name)
+        model.compile(optim.RMSprop(model.parameters(), **RMSPROP),
+                      loss="categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    def fit(model, initial_epoch, callbacks):
+        return model.fit(x, y, batch_size=batch, epochs=epochs, validation_data=(xs, ys),
+                         seed=seed, verbose=verbose, initial_epoch=initial_epoch,
+                         callbacks=callbacks)
+
+    model, hist, seconds = resume_fit(workdir, build, fit)
     params = model.summary(print_fn=None).params
-    model.compile(optim.RMSprop(model.parameters(), **RMSPROP), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
-    start = time.perf_counter()
-    hist = model.fit(x, y, batch_size=batch, epochs=epochs, validation_data=(xs, ys), seed=seed,
-                     verbose=verbose).history
-    seconds = time.perf_counter() - start
     curves = {k: [float(v) * (100.0 if "accuracy" in k else 1.0) for v in hist[k]]
               for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
     metrics = {"test_acc": curves["val_accuracy"][-1], "test_loss": curves["val_loss"][-1],
@@ -124,8 +131,9 @@ _CDNN_NOTE = ("CDNN is expensive in neurona (NumPy on the CPU): about 15.6 M mul
 def _register_table(name):
     exp_id = f"slides-{name.lower()}"
 
-    def run(seed=0, quick=False, epochs=None):
-        return train_slides_model(name, seed, quick, epochs, verbose=0 if quick else 2)
+    def run(seed=0, quick=False, epochs=None, workdir=None):
+        return train_slides_model(name, seed, quick, epochs, verbose=0 if quick else 2,
+                                  workdir=workdir)
 
     register(Experiment(
         id=exp_id, title=f"{name} on MNIST ({_ARCH[name]})", source=_TABLE_SRC,
@@ -142,7 +150,7 @@ def _register_table(name):
                    Published("seconds_per_epoch", None, "seconds per epoch (this machine)",
                              _TABLE_SRC)],
         run=run, figures=_table_figures(exp_id),
-        default_seeds=1 if name == "CDNN" else 3,
+        default_seeds=1 if name == "CDNN" else 3, resumable=True,
         notes=_CDNN_NOTE if name == "CDNN" else ""))
 
 
