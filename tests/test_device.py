@@ -240,3 +240,10 @@ def test_second_order_optimizers_on_the_device(cuda):
         return loss
     lb.step(closure)
     assert all(on_device(p.data, cuda) for p in model.parameters())
+
+
+@pytest.mark.parametrize("case", [c for c in all_cases() if c.name.startswith("conv2d")], ids=str)
+def test_the_per_image_conv_path_runs_on_the_device(case, cuda, monkeypatch):
+    from neurona.ops import conv
+    monkeypatch.setattr(conv, "PER_IMAGE_MIN_MACS", 0)
+    test_every_op_runs_on_the_device_and_matches_the_cpu(case, cuda)

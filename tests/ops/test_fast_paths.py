@@ -116,3 +116,29 @@ def test_owned_gradients_accumulate_correctly_and_grad_is_never_aliased():
     first = w.grad.copy()
     F.linear(x, w).sum().backward()                       # accumulates into .grad in place
     np.testing.assert_allclose(w.grad, first + ones.T @ x.data, rtol=1e-12)
+
+
+CONV_CASES = [c for c in __import__("tests.ops.cases", fromlist=["all_cases"]).all_cases()
+              if c.name.startswith("conv2d")]
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+def test_per_image_conv_matches_the_whole_batch_product_and_its_gradcheck(case, monkeypatch):
+    """Conv2dPerImage (one product per image, chosen for large products) against Conv2d
+    (the whole batch in one product) on every conv2d case of the op table: same output and
+    gradients in float64, and its own central-difference gradcheck."""
+    def run():
+        ins = [Tensor(x, requires_grad=True) if isinstance(x, np.ndarray) else x
+               for x in case.inputs]
+        out = case.fn(*ins)
+        (out * Tensor(np.random.default_rng(3).standard_normal(out.shape))).sum().backward()
+        return out, [x.grad for x in ins if isinstance(x, Tensor)]
+    out_batch, grads_batch = run()
+    monkeypatch.setattr(C, "PER_IMAGE_MIN_MACS", 0)
+    out_image, grads_image = run()
+    assert type(out_image._ctx).__name__ == "Conv2dPerImage"
+    assert type(out_batch._ctx).__name__ == "Conv2d"
+    np.testing.assert_allclose(out_image.data, out_batch.data, rtol=1e-12, atol=1e-12)
+    for a, b in zip(grads_image, grads_batch):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    neurona.gradcheck(case.fn, case.inputs, atol=case.atol, rtol=case.rtol)

@@ -211,6 +211,54 @@ class Conv2d(Function):
         return gx, gw, gb
 
 
+class Conv2dPerImage(Function):
+    """The same convolution as :class:`Conv2d` with one matrix product per image:
+
+        cols[n] = im2col(x_pad[n])      (K, L)        (``_im2col``: unfold's layout)
+        Y[n]    = W2 @ cols[n] + b      (C_out, L)    = y[n] in NCHW, no transpose
+        dL/dW2   = sum_n G[n] @ cols[n]^T
+        dL/dcols[n] = W2^T @ G[n], then col2im -> dL/dx[n]
+
+    It skips the layout transposes of the whole-batch product, which pays when each image's
+    product is large (many channels: the slides' CDNN does 64 x 288 x 576 per image);
+    :func:`conv2d` picks it by that size (``PER_IMAGE_MIN_MACS``). Tested against Conv2d.
+    """
+
+    fresh_grads = True
+
+    def forward(self, x, w, b=None, stride=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1)):
+        n, c_in, h, wd = x.shape
+        c_out, _, kh, kw = w.shape
+        oh, ow = _out_hw((h, wd), pads, (kh, kw), stride, dilation, "conv2d")
+        cols = _im2col(_pad(x, pads), (kh, kw), stride, dilation, (oh, ow))   # (N, K, L)
+        y = np.matmul(w.reshape(c_out, -1), cols)                             # (N, C_out, L)
+        if b is not None:
+            y += b[:, None]
+        self.cols, self.w, self.x_shape, self.has_bias = cols, w, x.shape, b is not None
+        self.geometry = (pads, (kh, kw), stride, dilation)
+        return y.reshape(n, c_out, oh, ow)
+
+    def backward(self, g):
+        n, c_out, oh, ow = g.shape
+        g3 = g.reshape(n, c_out, oh * ow)
+        w2 = self.w.reshape(c_out, -1)
+        gx = gw = gb = None
+        if self.needs_input_grad[0]:
+            pads, (kh, kw), stride, dilation = self.geometry
+            gcols = np.matmul(w2.T, g3)                                       # (N, K, L)
+            gcols = gcols.reshape(n, self.x_shape[1], kh, kw, oh, ow)
+            gx = _col2im(gcols, self.x_shape, pads, (kh, kw), stride, dilation)
+        if self.needs_input_grad[1]:
+            gw = np.matmul(g3, self.cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.w.shape)
+        if self.has_bias and self.needs_input_grad[2]:
+            gb = g3.sum(axis=(0, 2))
+        return gx, gw, gb
+
+
+# per-image products of at least this many multiply-adds (C_out * K * L) use Conv2dPerImage
+PER_IMAGE_MIN_MACS = 2 ** 21
+
+
 def _im2col_batch(x, pads, kernel, stride, dilation, out_hw):
     """Columns (C*KH*KW, OH*OW*N) of the whole batch: row ``c*KH*KW + p*KW + q``, column
     ``(i*OW + j)*N + n`` holds ``x_pad[n, c, i*SH + p*DH, j*SW + q*DW]``.
@@ -342,9 +390,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
     stride = _positive_pair(stride, "stride", op)
     dilation = _positive_pair(dilation, "dilation", op)
     pads = _resolve_padding(padding, weight.shape[2:], dilation, stride, op)
-    _out_hw(input.shape[2:], pads, weight.shape[2:], stride, dilation, op)
     args = (input, weight) if bias is None else (input, weight, bias)
-    return Conv2d.apply(*args, stride=stride, pads=pads, dilation=dilation)
+    oh, ow = _out_hw(input.shape[2:], pads, weight.shape[2:], stride, dilation, op)
+    macs = weight.shape[0] * weight.shape[1] * weight.shape[2] * weight.shape[3] * oh * ow
+    fn = Conv2dPerImage if macs >= PER_IMAGE_MIN_MACS else Conv2d
+    return fn.apply(*args, stride=stride, pads=pads, dilation=dilation)
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
