@@ -148,7 +148,13 @@ def test_reproduce_all_writes_results_md_and_resumes(two_fake_experiments, tmp_p
     assert "| a | accuracy | 90.00 | 90.50 ± 0.7071 (90.00–91.00) (n=2) | yes |" in text
     assert calls == {"a": 2, "b": 0}
     assert sorted(p.name for p in (out / "runs" / "a").iterdir()) == ["seed0.json", "seed1.json"]
-    # a rerun with --resume loads the saved seeds of 'a' and runs only 'b'
+    # b run on its own (e.g. with fewer epochs), then 'all' without it appends that run
+    assert cli.main(["reproduce", "b", "--seeds", "1", "--out", str(out)]) == 0
+    assert cli.main(["reproduce", "all", "--resume", "--exclude", "b", "--out", str(out)]) == 0
+    text = (out / "RESULTS.md").read_text()
+    assert "The last separate run of b" in text and "## b: fake b" in text
+    assert calls == {"a": 2, "b": 1}
+    # a rerun with --resume loads the saved seeds of 'a' and b's seed 0, and runs b's seed 1
     assert cli.main(["reproduce", "all", "--resume", "--out", str(out)]) == 0
     assert calls == {"a": 2, "b": 2}
     assert "| b | accuracy | 50.00 |" in (out / "RESULTS.md").read_text()

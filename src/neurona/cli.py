@@ -227,6 +227,11 @@ def cmd_reproduce(args) -> int:
         results_md = out / "RESULTS.md"
         skipped = (f"Not run for this file (--exclude): {', '.join(excluded)}.\n\n"
                    if excluded else "")
+        separate = [k for k in excluded if (out / f"{k}.md").exists()]
+        if separate:
+            skipped += (f"The last separate run of {', '.join(separate)} (its own command, "
+                        "settings as stated in its section) is appended at the end.\n\n")
+            sections += ["# Run separately\n"] + [(out / f"{k}.md").read_text() for k in separate]
         results_md.write_text("# neurona: published vs measured\n\n" + skipped
                               + base.markdown_table(all_rows) + "\n\n" + "\n".join(sections))
         print(f"wrote {results_md}")
