@@ -2,9 +2,10 @@
 
 The engine is written against the NumPy API. On ``'cuda'`` a tensor's ``.data`` is a
 ``cupy.ndarray``; NumPy functions called on it (``np.exp``, ``np.matmul``, ``np.sum`` ...)
-run on the GPU through NumPy's dispatch protocols (NEP 13/18, which CuPy implements), and
-the few calls that cannot dispatch (array creation, strided views, scatter-add, random
-numbers) go through :func:`array_module`, which names the module that owns an array::
+run on the GPU through NumPy's dispatch protocols (NEP 13/18, which CuPy implements);
+array creation says where with ``like=`` (NEP 35: ``np.zeros(shape, like=g)``), and the few
+calls that cannot dispatch (strided views, scatter-add, random numbers) go through
+:func:`array_module`, which names the module that owns an array::
 
     neurona.set_device('cuda')               # new tensors and layers on the GPU
     model = neurona.zoo.lenet5()             # parameters on the GPU
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import numpy as np
 
-_modules: dict = {"cpu": np}    # device type -> array module; 'cuda' is added on first use
 _cuda = None                    # the CUDA array module once loaded (cupy, or a test double)
 _default = None                 # the default Device (set_device); None means CPU
 
@@ -91,10 +91,6 @@ def _use_cuda_module(module) -> None:
     """Make ``module`` the CUDA array module (CuPy, or a test double with its API)."""
     global _cuda
     _cuda = module
-    if module is None:
-        _modules.pop("cuda", None)
-    else:
-        _modules["cuda"] = module
 
 
 def is_available() -> bool:
@@ -151,9 +147,12 @@ def to_device(array, dev):
     if dev.type == "cpu":
         return to_numpy(array)
     cuda = _load_cuda()
-    if isinstance(array, cuda.ndarray):
+    if isinstance(array, cuda.ndarray) and device_of(array) == dev:
         return array
-    return cuda.asarray(array)
+    if dev.index == 0:
+        return cuda.asarray(array)
+    with cuda.cuda.Device(dev.index):
+        return cuda.asarray(array)
 
 
 def to_numpy(array) -> np.ndarray:
