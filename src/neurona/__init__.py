@@ -13,6 +13,9 @@ See ``neurona.nn`` (modules, losses, init), ``neurona.optim`` (optimizers, sched
 
 import numpy as _np
 
+from . import _malloc
+_malloc.tune()  # keep NumPy's per-step temporaries in the heap (see neurona/_malloc.py)
+
 from .tensor import Tensor, tensor, set_default_dtype, get_default_dtype
 from .autograd import no_grad, enable_grad, is_grad_enabled
 from .random import manual_seed, default_generator
