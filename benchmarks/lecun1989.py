@@ -6,8 +6,9 @@
 MSE against targets -1/+1; SGD lr 0.03. ``lecun1989``: batch 1, the stored order every pass;
 ``lecun1989-fullbatch``: one step on all 7,291 examples per pass.
 
-NOT the exact 1989 architecture: that has a connection table between H1 and H2 (each H2
-map reads 8 of the 12 H1 maps), per-unit biases and -1 padding; those come with issue 6.
+NOT the exact 1989 architecture (``neurona.zoo.lecun1989``: a connection table between H1
+and H2, each H2 map reading 8 of the 12 H1 maps, per-unit biases, -1 padding), which has
+no one-layer PyTorch twin: both sides time this plain-conv network of the same sizes.
 """
 
 import numpy as np
@@ -35,8 +36,8 @@ def zipcode_like(tiny):
 class LeCun1989(TrainWorkload):
     name = "lecun1989"
     title = "LeCun 1989 net (plain-conv approximation), tanh, MSE, SGD lr 0.03, batch 1"
-    notes = ["approximation with plain conv layers; the exact 1989 architecture "
-             "(connection table, per-unit biases) comes with issue 6"]
+    notes = ["plain conv layers of the 1989 sizes on both sides; the exact architecture "
+             "(zoo.lecun1989: connection table, per-unit biases) has no PyTorch twin"]
     batch_size, lr, shuffle = 1, 0.03, False
     unit = "pass (7,291 examples)"
 
