@@ -124,5 +124,9 @@ def test_run_experiment_gives_resumable_recipes_a_workdir(tmp_path):
     exp = recipes.get("slides-logreg")
     assert exp.resumable
     base.run_experiment(exp, seeds=1, quick=True, runs_dir=tmp_path, log=lambda *_: None)
-    assert (tmp_path / "slides-logreg" / "seed0-quick" / "checkpoint.neurona").exists()
-    assert (tmp_path / "slides-logreg" / "seed0-quick.json").exists()
+    ckpt = tmp_path / "slides-logreg" / "seed0-quick" / "checkpoint.neurona"
+    assert ckpt.exists() and (tmp_path / "slides-logreg" / "seed0-quick.json").exists()
+    # without --resume a rerun starts afresh: the old checkpoint must not be reused
+    ckpt.write_bytes(b"not a model file")
+    base.run_experiment(exp, seeds=1, quick=True, runs_dir=tmp_path, log=lambda *_: None)
+    assert ckpt.read_bytes() != b"not a model file"

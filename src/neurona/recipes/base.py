@@ -140,6 +140,9 @@ def run_experiment(experiment: Experiment, seeds=None, quick: bool = False, epoc
         kwargs = {}
         if experiment.resumable and path is not None:
             kwargs["workdir"] = path.with_suffix("")  # per-epoch checkpoints live here
+            if not resume:  # a fresh run: forget an earlier run's checkpoint
+                import shutil
+                shutil.rmtree(kwargs["workdir"], ignore_errors=True)
         result = experiment.run(seed=seed, quick=quick, epochs=epochs, **kwargs)
         result.seconds = result.seconds or time.perf_counter() - start
         log(f"[{experiment.id}] seed {seed}: "
