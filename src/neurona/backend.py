@@ -127,6 +127,24 @@ def get_device() -> Device:
     return _default or CPU
 
 
+def module_device(module) -> Device:
+    """The device of a module's first parameter (the default device if it has none)."""
+    for p in module.parameters():
+        return p.device
+    return get_device()
+
+
+def parse_to_args(args, dtype=None, device=None):
+    """``(dtype, device)`` from ``to(*args)``: strings and Devices name a device, the rest a dtype
+    (``x.to('cuda')``, ``x.to(np.float64)``, ``model.to('cpu', np.float32)``)."""
+    for a in args:
+        if isinstance(a, (str, Device)):
+            device = a
+        else:
+            dtype = a
+    return dtype, device
+
+
 def array_module(array):
     """The module that owns ``array``: ``numpy``, or ``cupy`` for a GPU array."""
     if _cuda is not None and isinstance(array, _cuda.ndarray):

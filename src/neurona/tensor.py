@@ -232,11 +232,7 @@ class Tensor:
         Returns ``self`` when nothing changes; a device copy stays in the graph (its
         gradient flows back to this tensor's device).
         """
-        for a in args:
-            if isinstance(a, (str, _dev.Device)):
-                device = a
-            else:
-                dtype = a
+        dtype, device = _dev.parse_to_args(args, dtype, device)
         out = self
         if device is not None and _dev.device(device) != self.device:
             out = _F.to_device(out, device)

@@ -323,11 +323,7 @@ class Module:
         ``model.to('cuda')``, ``model.to(np.float64)``, ``model.to('cpu', np.float32)``: as
         ``torch.nn.Module.to``. Gradients move and cast with their tensors.
         """
-        for a in args:
-            if isinstance(a, (str, _dev.Device)):
-                device = a
-            else:
-                dtype = a
+        dtype, device = _dev.parse_to_args(args, dtype, device)
         if dtype is not None:
             dtype = np.dtype(dtype)
             if dtype.kind != "f":

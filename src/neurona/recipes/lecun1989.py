@@ -90,7 +90,7 @@ def _evaluate(model, split, loss_kind, chunk=2048):
     outs = []
     was_training = model.training
     model.eval()
-    device = _device_of(model)
+    device = backend.module_device(model)
     with no_grad():
         for i in range(0, len(x), chunk):
             batch = Tensor._wrap(backend.to_device(x[i:i + chunk], device), False)
@@ -108,13 +108,9 @@ def _evaluate(model, split, loss_kind, chunk=2048):
     return loss, 100.0 * misses / len(labels), misses
 
 
-def _device_of(model):
-    return next(iter(model.parameters())).device
-
-
 def _on_model_device(model, *arrays):
     """The arrays on the model's device, copied once (not per step)."""
-    device = _device_of(model)
+    device = backend.module_device(model)
     return [backend.to_device(a, device) for a in arrays]
 
 

@@ -242,13 +242,6 @@ def _loader_class():
     return DataLoader
 
 
-def _model_device(model):
-    """The device of the model's parameters (Keras-style: batches are moved there)."""
-    for p in model.parameters():
-        return p.device
-    return _dev.get_device()
-
-
 def _on(device, t):
     """A batch field as a tensor on ``device``."""
     if isinstance(t, Tensor):
@@ -433,7 +426,7 @@ def _train_epoch(model, compiled, loader, cbs, after_backward, epoch) -> dict:
     lbfgs = isinstance(opt, optim.LBFGS)
     sums = {"loss": 0.0, **{name: 0.0 for name, _ in compiled.metrics}}
     seen = 0
-    device = _model_device(model)
+    device = _dev.module_device(model)  # Keras-style: batches go where the model is
     for step, batch in enumerate(loader):
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
             raise ValueError("fit: each batch must be a tuple (x, y, ...); got "
@@ -494,7 +487,7 @@ def _outputs(model, x, batch_size, with_targets):
     was_training = model.training
     model.eval()
     outs, targets = [], []
-    device = _model_device(model)
+    device = _dev.module_device(model)
     try:
         with no_grad():
             if _is_loader(x):

@@ -62,7 +62,7 @@ def to_probabilities(out, output: str = "log_probs") -> np.ndarray:
 
 def _forward_all(model, x, batch_size):
     with no_grad():
-        device = next((p.device for p in model.parameters()), None)
+        device = _dev.module_device(model)
         return np.concatenate([_dev.to_numpy(model(Tensor(x[i:i + batch_size], device=device)).data)
                                for i in range(0, len(x), batch_size)])
 
