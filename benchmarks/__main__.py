@@ -203,6 +203,8 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     common.pin_threads(args.threads)  # before NumPy is imported
+    import neurona
+    neurona.tune_malloc()  # as the CLI does (NEURONA_MALLOC_TUNING=0: measure without it)
     if args.cmd == "_rss":
         return rss_child(args.workload, args.side, args.quick, args.threads)
 
@@ -261,9 +263,9 @@ def main(argv=None):
           "same repetition; < 1 means neurona is faster")
     summary_table(results)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"env": env, "args": vars(args), "results": results}, f, indent=1,
-                      default=str)
+        from neurona.atomic import atomic_write
+        atomic_write(args.json, json.dumps({"env": env, "args": vars(args), "results": results},
+                                           indent=1, default=str))
         print(f"\nresults written to {args.json}")
 
 

@@ -13,9 +13,6 @@ See ``neurona.nn`` (modules, losses, init), ``neurona.optim`` (optimizers, sched
 
 import numpy as _np
 
-from . import _malloc
-_malloc.tune()  # keep NumPy's per-step temporaries in the heap (see neurona/_malloc.py)
-
 from .tensor import Tensor, tensor, set_default_dtype, get_default_dtype
 from .autograd import no_grad, enable_grad, is_grad_enabled
 from .random import manual_seed, default_generator
@@ -24,8 +21,9 @@ from . import cuda
 from . import functional
 from .gradcheck import gradcheck, GradcheckError
 from .factories import zeros, ones, full, zeros_like, ones_like, randn, rand, arange, eye
-from . import nn, optim
+from . import nn, optim, train  # importing train installs model.trainer (see nn/module.py)
 from .io import save, load
+from ._malloc import tune as tune_malloc
 
 float32 = _np.float32
 float64 = _np.float64

@@ -1,4 +1,4 @@
-"""glibc malloc settings for NumPy's short-lived large arrays (applied at import).
+"""glibc malloc settings for NumPy's short-lived large arrays: ``neurona.tune_malloc()``.
 
 Every training step allocates and frees the same few large temporaries (im2col columns,
 activations, gradients: 0.1-10 MB each). With glibc's defaults, blocks above the mmap
@@ -11,7 +11,10 @@ data loader's freed 150-190 MB buffers stayed resident and the thesis MLP's peak
 from 316 to 496 MB, so blocks above 128 MB are still mapped and unmapped. PyTorch in the
 same process benefits too.
 
-Set ``NEURONA_MALLOC_TUNING=0`` to leave malloc alone. Linux with glibc only.
+Nothing happens at import: the setting is process-wide, so it is the program's choice. The
+command line (``neurona ...``) and the benchmarks call :func:`tune` at start; a script of
+your own calls ``neurona.tune_malloc()`` once. ``NEURONA_MALLOC_TUNING=0`` makes ``tune`` a
+no-op (to measure without it). Linux with glibc only.
 """
 
 from __future__ import annotations

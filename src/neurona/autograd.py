@@ -28,17 +28,6 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
-@contextlib.contextmanager
-def _set_grad(mode: bool):
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = mode
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
-
-
 class no_grad(contextlib.ContextDecorator):
     """Context manager / decorator: operations inside record no graph (inference)."""
 

@@ -67,7 +67,6 @@ def device(spec) -> Device:
 
 def _load_cuda():
     """Import CuPy and check for a GPU, or say exactly what is missing."""
-    global _cuda
     if _cuda is not None:
         return _cuda
     try:

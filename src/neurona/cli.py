@@ -19,6 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ._malloc import tune as tune_malloc
+from .atomic import atomic_write
+
 # How each model's inputs are prepared; saved in the model file so evaluate/predict match.
 PREPROCESS = {"lenet5": "scale", "mlp": "standardize_per_image"}
 DEFAULTS = {  # model -> (loss, optimizer, lr): the thesis's recipes (REFERENCE.md 2, 3)
@@ -102,7 +105,7 @@ def cmd_train(args) -> int:
 def _load_model(path):
     import neurona
     model = neurona.load(path)
-    extra = getattr(model, "extra", None) or {}
+    extra = model.trainer.extra or {}
     return model, extra
 
 
@@ -111,7 +114,7 @@ def cmd_evaluate(args) -> int:
     how = extra.get("preprocess", "scale")
     _, (x_test, y_test) = _load_mnist(args)
     x = _prepare(x_test, how)
-    if getattr(model, "compiled", None) is None:
+    if model.trainer.compiled is None:
         model.compile(loss="nll", metrics=["accuracy"])
     result = model.evaluate(x, y_test)
     shown = "  ".join(f"{k}: {v:.4f}" for k, v in result.items())
@@ -176,7 +179,7 @@ def cmd_summary(args) -> int:
         shape = (1, 28, 28) if PREPROCESS[name] == "scale" else (28, 28)
     else:
         model = neurona.load(name)
-        extra = getattr(model, "extra", None) or {}
+        extra = model.trainer.extra or {}
         shape = (1, 28, 28) if extra.get("preprocess", "scale") == "scale" else (28, 28)
     model.summary(input_shape=shape)
     return 0
@@ -232,8 +235,8 @@ def cmd_reproduce(args) -> int:
             skipped += (f"The last separate run of {', '.join(separate)} (its own command, "
                         "settings as stated in its section) is appended at the end.\n\n")
             sections += ["# Run separately\n"] + [(out / f"{k}.md").read_text() for k in separate]
-        results_md.write_text("# neurona: published vs measured\n\n" + skipped
-                              + base.markdown_table(all_rows) + "\n\n" + "\n".join(sections))
+        atomic_write(results_md, "# neurona: published vs measured\n\n" + skipped
+                     + base.markdown_table(all_rows) + "\n\n" + "\n".join(sections))
         print(f"wrote {results_md}")
     return 0
 
@@ -301,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Entry point of the `neurona` command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    tune_malloc()  # process-wide, so the program decides (see neurona/_malloc.py)
     if getattr(args, "device", "cpu") != "cpu":
         from .backend import set_device
         try:

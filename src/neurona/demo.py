@@ -1,8 +1,12 @@
-"""``python -m neurona.demo``: a 2-2-1 sigmoid network learns XOR (the XOR chapter).
+"""``python -m neurona.demo``: a tiny XOR demo with a hand-written training loop.
 
-The main job of the README until the training workflow lands: it builds the network with
-``neurona.nn``, trains it with plain SGD on the quadratic cost, and prints the loss and the
-network's outputs so every step can be followed.
+A 2-2-1 sigmoid network built with ``neurona.nn`` learns XOR with plain SGD on the
+quadratic cost in a loop written out by hand (``zero_grad``, forward, ``backward``,
+``step``) and prints the loss and the network's outputs: the README's PyTorch-style
+quick start, runnable. It is a smoke test of the API, not a reproduction: the XOR
+chapter's own experiments are recipes (``neurona.recipes.xor``), and the Keras-style
+training workflow (``model.compile`` / ``model.fit``, ``make run``) is
+``neurona.train``.
 """
 
 import numpy as np

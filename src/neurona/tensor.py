@@ -3,10 +3,13 @@
 ``Tensor.data`` is a NumPy array (float32 unless asked otherwise), ``.grad`` the
 accumulated gradient (a NumPy array of the same shape, or None), ``._ctx`` the
 :class:`~neurona.autograd.Function` node that produced it (None for leaves).
-Arithmetic, reductions and the rest are thin methods over ``neurona.functional``.
+Arithmetic, reductions and the rest are methods that forward to the ops in
+``neurona.functional``; most are generated from the table ``_METHODS`` at the end.
 """
 
 from __future__ import annotations
+
+import inspect as _inspect
 
 import numpy as np
 
@@ -256,47 +259,26 @@ class Tensor:
         return _F.cast(self, self.data.dtype, copy=True)
 
     # ---- arithmetic ---------------------------------------------------------------
-    def __add__(self, other):
-        return _F.add(self, other)
-
+    # __add__, __sub__, __mul__, __truediv__, __pow__, __matmul__, __neg__ and __getitem__
+    # are forwarders from _OPERATORS (end of this file); the reflected operators swap the
+    # operands, so they are written out.
     def __radd__(self, other):
         return _F.add(other, self)
-
-    def __sub__(self, other):
-        return _F.sub(self, other)
 
     def __rsub__(self, other):
         return _F.sub(other, self)
 
-    def __mul__(self, other):
-        return _F.mul(self, other)
-
     def __rmul__(self, other):
         return _F.mul(other, self)
-
-    def __truediv__(self, other):
-        return _F.div(self, other)
 
     def __rtruediv__(self, other):
         return _F.div(other, self)
 
-    def __pow__(self, other):
-        return _F.pow(self, other)
-
     def __rpow__(self, other):
         return _F.pow(other, self)
 
-    def __neg__(self):
-        return _F.neg(self)
-
-    def __matmul__(self, other):
-        return _F.matmul(self, other)
-
     def __rmatmul__(self, other):
         return _F.matmul(other, self)
-
-    def __getitem__(self, index):
-        return _F.getitem(self, index)
 
     # comparisons give boolean tensors outside the graph
     def _compare(self, other, op):
@@ -332,109 +314,22 @@ class Tensor:
     def argmin(self, dim=None, keepdim=False):
         return Tensor._wrap(np.argmin(self.data, axis=dim, keepdims=keepdim), False)
 
-    # ---- elementwise functions ----------------------------------------------------
-    def add(self, other):
-        return _F.add(self, other)
-
-    def sub(self, other):
-        return _F.sub(self, other)
-
-    def mul(self, other):
-        return _F.mul(self, other)
-
-    def div(self, other):
-        return _F.div(self, other)
-
-    def neg(self):
-        return _F.neg(self)
-
-    def exp(self):
-        return _F.exp(self)
-
-    def log(self):
-        return _F.log(self)
-
-    def sqrt(self):
-        return _F.sqrt(self)
-
-    def abs(self):
-        return _F.abs(self)
-
-    def sigmoid(self):
-        return _F.sigmoid(self)
-
-    def tanh(self):
-        return _F.tanh(self)
-
-    def relu(self):
-        return _F.relu(self)
-
-    def leaky_relu(self, negative_slope=0.01):
-        return _F.leaky_relu(self, negative_slope)
-
-    def maximum(self, other):
-        return _F.maximum(self, other)
-
-    def minimum(self, other):
-        return _F.minimum(self, other)
-
-    def clip(self, min=None, max=None):
-        return _F.clip(self, min, max)
-
-    clamp = clip
-
-    # ---- reductions ---------------------------------------------------------------
-    def sum(self, dim=None, keepdim=False):
-        return _F.sum(self, dim, keepdim)
-
-    def mean(self, dim=None, keepdim=False):
-        return _F.mean(self, dim, keepdim)
-
-    def max(self, dim=None, keepdim=False):
-        return _F.max(self, dim, keepdim)
-
-    def min(self, dim=None, keepdim=False):
-        return _F.min(self, dim, keepdim)
-
-    def logsumexp(self, dim, keepdim=False):
-        return _F.logsumexp(self, dim, keepdim)
-
-    def softmax(self, dim):
-        return _F.softmax(self, dim)
-
-    def log_softmax(self, dim):
-        return _F.log_softmax(self, dim)
-
-    # ---- shape --------------------------------------------------------------------
+    # ---- methods of the ops ------------------------------------------------------
+    # add, exp, relu, sum, softmax, flatten, ... are forwarders from _METHODS (end of this
+    # file). Written out here: the methods whose arguments differ from their op's.
     def reshape(self, *shape):
+        """``t.reshape(2, 3)`` or ``t.reshape((2, 3))``: ``F.reshape(t, (2, 3))``."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         return _F.reshape(self, shape)
 
     view = reshape
 
-    def flatten(self, start_dim=0, end_dim=-1):
-        return _F.flatten(self, start_dim, end_dim)
-
     def permute(self, *dims):
+        """``t.permute(2, 0, 1)`` or ``t.permute((2, 0, 1))``: ``F.permute(t, (2, 0, 1))``."""
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
         return _F.permute(self, dims)
-
-    def transpose(self, dim0, dim1):
-        return _F.transpose(self, dim0, dim1)
-
-    def matmul(self, other):
-        return _F.matmul(self, other)
-
-    def gather(self, dim, index):
-        return _F.gather(self, dim, index)
-
-    def unsqueeze(self, dim):
-        return _F.unsqueeze(self, dim)
-
-    def squeeze(self, dim=None):
-        return _F.squeeze(self, dim)
 
 
 def tensor(data, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
@@ -442,5 +337,50 @@ def tensor(data, dtype=None, requires_grad: bool = False, *, device=None) -> Ten
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
 
 
+# ---- methods that forward to the ops ---------------------------------------------
+# Each name is a method that calls the op of that name in ``neurona.functional`` with the
+# tensor as the first argument: ``t.sum(1, keepdim=True)`` is ``F.sum(t, 1, keepdim=True)``.
+# The method carries the op's docstring and signature (its first parameter shown as
+# ``self``). Methods whose arguments differ from their op's (reshape, permute, to, ...) and
+# the reflected operators are written out in the class.
+_METHODS = (
+    # arithmetic and elementwise
+    "add", "sub", "mul", "div", "neg", "matmul",
+    "exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu", "leaky_relu",
+    "maximum", "minimum", "clip", "clamp",
+    # reductions
+    "sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax",
+    # shape and indexing
+    "flatten", "transpose", "unsqueeze", "squeeze", "gather",
+)
+
+# operator -> op, forwarded the same way: ``t + u`` is ``F.add(t, u)``
+_OPERATORS = {
+    "__add__": "add", "__sub__": "sub", "__mul__": "mul", "__truediv__": "div",
+    "__pow__": "pow", "__matmul__": "matmul", "__neg__": "neg", "__getitem__": "getitem",
+}
+
+
+def _forwarder(name: str, op):
+    """A method ``Tensor.<name>`` that returns ``op(self, *args, **kwargs)``, with the op's
+    docstring and signature so that ``help`` and ``inspect.signature`` show them."""
+    def method(self, *args, **kwargs):
+        return op(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__qualname__ = f"Tensor.{name}"
+    method.__module__ = __name__
+    method.__doc__ = op.__doc__
+    signature = _inspect.signature(op)
+    first, *rest = signature.parameters.values()
+    method.__signature__ = signature.replace(parameters=[first.replace(name="self"), *rest])
+    method.__wrapped__ = op  # inspect.getsource shows the op
+    return method
+
+
 from .autograd import backward as _backward  # noqa: E402
-from . import functional as _F  # noqa: E402
+from . import functional as _F  # noqa: E402  (the ops import Tensor: so the ops come last)
+
+for _name, _op_name in [*zip(_METHODS, _METHODS), *_OPERATORS.items()]:
+    setattr(Tensor, _name, _forwarder(_name, getattr(_F, _op_name)))
+del _name, _op_name

@@ -219,6 +219,28 @@ def test_without_seed_the_global_generator_decides():
     np.testing.assert_array_equal(_labels(own), _labels(twin))
 
 
+def test_a_given_generator_is_one_stream_drawn_in_order():
+    # what a hand-written loop does: rng.permutation(n) each epoch, then the augmentation's
+    # draws from the same rng batch by batch
+    x, y = _labelled_images(10)
+    draws = []
+
+    def noise(xb, rng):
+        draws.append(rng.random())
+        return xb
+
+    loader = DataLoader((x, y), batch_size=4, shuffle=True, transform=noise,
+                        generator=np.random.default_rng(5))
+    orders = [_labels(loader) for _ in range(2)]
+    rng = np.random.default_rng(5)
+    expected_orders, expected_draws = [], []
+    for _ in range(2):
+        expected_orders.append(y[rng.permutation(10)])
+        expected_draws += [rng.random() for _ in range(3)]
+    np.testing.assert_array_equal(orders, expected_orders)
+    assert draws == expected_draws
+
+
 def test_unshuffled_loader_without_transform_draws_nothing():
     x, y = _labelled_images(10)
     neurona.manual_seed(0)

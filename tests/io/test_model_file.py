@@ -6,7 +6,6 @@ import os
 import pickle
 import zipfile
 from collections import OrderedDict
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -92,24 +91,24 @@ def test_mlp_and_lenet5_predictions_identical(tmp_path):
     mlp = zoo.mlp(weight_init="normal", bias_init="normal")
     loaded = roundtrip(mlp, tmp_path, "mlp.neurona")
     np.testing.assert_array_equal(predict(loaded, x), predict(mlp, x))
-    assert loaded.input_shape == (784,) and loaded.fc1.weight_init == "normal"
+    assert loaded.trainer.input_shape == (784,) and loaded.fc1.weight_init == "normal"
 
     lenet = zoo.lenet5()
     loaded = roundtrip(lenet, tmp_path, "lenet.neurona")
     np.testing.assert_array_equal(predict(loaded, x[:, None]), predict(lenet, x[:, None]))
     assert list(loaded.state_dict()) == list(lenet.state_dict())  # 'conv1.weight', ...
-    assert loaded.input_shape == (1, 28, 28)
+    assert loaded.trainer.input_shape == (1, 28, 28)
 
 
 def test_dtype_training_state_and_extra_restored(tmp_path):
     model = nn.Sequential(nn.Linear(3, 2, dtype=np.float64))
-    model.training_state = {"epoch": np.int64(3), "seed": 0, "history": [0.5, 0.25]}
+    model.trainer.state = {"epoch": np.int64(3), "seed": 0, "history": [0.5, 0.25]}
     loaded = roundtrip(model, tmp_path, extra={"note": "hello", "accuracy": 0.99})
     assert loaded[0].weight.dtype == np.float64
-    assert loaded.training_state == {"epoch": 3, "seed": 0, "history": [0.5, 0.25]}
-    assert loaded.extra == {"note": "hello", "accuracy": 0.99}
+    assert loaded.trainer.state == {"epoch": 3, "seed": 0, "history": [0.5, 0.25]}
+    assert loaded.trainer.extra == {"note": "hello", "accuracy": 0.99}
     assert neurona.io.info(tmp_path / "m.neurona")["extra"]["note"] == "hello"
-    assert roundtrip(nn.Sequential(), tmp_path, "empty").training_state == {}
+    assert roundtrip(nn.Sequential(), tmp_path, "empty").trainer.state == {}
 
 
 def test_same_model_gives_same_bytes(tmp_path):
@@ -120,18 +119,9 @@ def test_same_model_gives_same_bytes(tmp_path):
 
 
 # ---- optimizer state ----------------------------------------------------------------------
-def _fake_compile(model, optimizer=None, loss=None, metrics=None, lr=None):
-    opt = optim.Adam(model.parameters(), **optimizer["config"])
-    model.compiled = SimpleNamespace(
-        optimizer=opt, loss_fn=None, metrics=[],
-        config={"optimizer": {"name": "Adam", "config": optimizer["config"]}, "loss": loss,
-                "metrics": metrics or []})
-    return model.compiled
-
-
 def _train_steps(model, steps, seed):
     rng = np.random.default_rng(seed)
-    opt = model.compiled.optimizer
+    opt = model.trainer.compiled.optimizer
     for _ in range(steps):
         opt.zero_grad()
         x = neurona.tensor(rng.normal(size=(4, 3)).astype(np.float32))
@@ -139,16 +129,14 @@ def _train_steps(model, steps, seed):
         opt.step()
 
 
-def test_optimizer_state_restored_and_training_continues_identically(tmp_path, monkeypatch):
-    import neurona.train as train
-    monkeypatch.setattr(train, "compile", _fake_compile, raising=False)
+def test_optimizer_state_restored_and_training_continues_identically(tmp_path):
     model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
-    _fake_compile(model, optimizer={"config": {"lr": 0.01, "betas": [0.8, 0.9],
-                                               "amsgrad": True}}, loss="mse")
+    model.compile(optimizer={"name": "Adam", "config": {"lr": 0.01, "betas": [0.8, 0.9],
+                                                        "amsgrad": True}}, loss="mse")
     _train_steps(model, 3, seed=0)
     loaded = roundtrip(model, tmp_path)
-    assert loaded.compiled.config == model.compiled.config
-    before, after = model.compiled.optimizer.state_dict(), loaded.compiled.optimizer.state_dict()
+    assert loaded.trainer.compiled.config == model.trainer.compiled.config
+    before, after = model.trainer.compiled.optimizer.state_dict(), loaded.trainer.compiled.optimizer.state_dict()
     assert before["param_groups"] == after["param_groups"]
     assert before["state"].keys() == after["state"].keys()
     for k in before["state"]:
@@ -160,21 +148,19 @@ def test_optimizer_state_restored_and_training_continues_identically(tmp_path, m
         np.testing.assert_array_equal(a.data, b.data)
 
     no_opt = roundtrip(model, tmp_path, "no_opt", include_optimizer=False)
-    assert no_opt.compiled.optimizer.state == {}
+    assert no_opt.trainer.compiled.optimizer.state == {}
     with zipfile.ZipFile(tmp_path / "no_opt") as zf:
         assert sorted(zf.namelist()) == ["model.json", "weights.npz"]
 
 
 def test_optimizer_round_trip_with_real_compile(tmp_path):
-    train = pytest.importorskip("neurona.train")
-    if not hasattr(train, "compile"):
-        pytest.skip("neurona.train.compile is not available yet")
+    import neurona.train as train
     model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
     train.compile(model, optimizer=optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
                   loss="mse")
     _train_steps(model, 2, seed=0)
     loaded = roundtrip(model, tmp_path)
-    assert type(loaded.compiled.optimizer) is optim.SGD
+    assert type(loaded.trainer.compiled.optimizer) is optim.SGD
     _train_steps(model, 2, seed=1)
     _train_steps(loaded, 2, seed=1)
     for a, b in zip(model.parameters(), loaded.parameters()):
@@ -445,5 +431,5 @@ def test_custom_loss_saved_by_name_still_loads(tmp_path):
     train.compile(model, optimizer="sgd", lr=0.5, loss=my_loss)
     with pytest.warns(RuntimeWarning, match="my_loss.*model.compile"):
         loaded = roundtrip(model, tmp_path)
-    assert type(loaded.compiled.optimizer) is optim.SGD
-    assert loaded.compiled.optimizer.param_groups[0]["lr"] == 0.5
+    assert type(loaded.trainer.compiled.optimizer) is optim.SGD
+    assert loaded.trainer.compiled.optimizer.param_groups[0]["lr"] == 0.5

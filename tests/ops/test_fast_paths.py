@@ -1,7 +1,7 @@
 """Fast paths (issue 4) against the plain formulas they replace: same values, same dtypes.
 
-- conv2d's batch-wide im2col/col2im (``_im2col_batch``/``_col2im_batch``) against the
-  per-image ``_im2col``/``_col2im`` (the layout of ``unfold``);
+- conv2d's batch-wide im2col/col2im (``batch_last=True`` in ``ops.geometry``) against the
+  per-image layout (that of ``unfold``);
 - max_pool2d's running-maximum path against the argmax path, NaNs included;
 - linear's ``(W @ x^T)^T`` against ``x @ W^T + b``; sigmoid against ``1 / (1 + e^-x)``
   in float64; and the engine's in-place accumulation of owned gradients.
@@ -13,7 +13,7 @@ import pytest
 import neurona
 import neurona.functional as F
 from neurona import Tensor
-from neurona.ops import conv as C
+from neurona.ops import conv as C, geometry as G
 from neurona.ops.pool import MaxPool2d
 
 
@@ -25,15 +25,15 @@ from neurona.ops.pool import MaxPool2d
 def test_batch_im2col_and_col2im_match_per_image_versions(shape, kernel, stride, pads, dilation):
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(np.float32)
-    oh, ow = C._out_hw(shape[2:], pads, kernel, stride, dilation, "test")
+    oh, ow = G.output_hw(shape[2:], pads, kernel, stride, dilation, "test")
     n, c = shape[:2]
     kh, kw = kernel
-    plain = C._im2col(C._pad(x, pads), kernel, stride, dilation, (oh, ow))   # (N, K, L)
-    fast = C._im2col_batch(x, pads, kernel, stride, dilation, (oh, ow))     # (K, L*N)
+    plain = G.im2col(x, pads, kernel, stride, dilation, (oh, ow))                   # (N, K, L)
+    fast = G.im2col(x, pads, kernel, stride, dilation, (oh, ow), batch_last=True)   # (K, L*N)
     np.testing.assert_array_equal(fast, plain.transpose(1, 2, 0).reshape(fast.shape))
     g = rng.standard_normal((c, kh, kw, oh, ow, n)).astype(np.float32)
-    gx_fast = C._col2im_batch(g, shape, pads, kernel, stride, dilation)
-    gx_plain = C._col2im(g.transpose(5, 0, 1, 2, 3, 4), shape, pads, kernel, stride, dilation)
+    gx_fast = G.col2im(g, shape, pads, stride, dilation, batch_last=True)
+    gx_plain = G.col2im(g.transpose(5, 0, 1, 2, 3, 4), shape, pads, stride, dilation)
     assert gx_fast.dtype == np.float32 and gx_fast.flags.c_contiguous
     np.testing.assert_allclose(gx_fast, gx_plain, rtol=1e-5, atol=1e-6)
 

@@ -423,3 +423,46 @@ def test_scaled_tanh_values_and_config():
     f(x).backward()
     # f'(x) = A S (1 - tanh^2(S x))
     np.testing.assert_allclose(x.grad, 1.7159 * 2 / 3 * (1 - np.tanh(1 / 3) ** 2))
+
+
+def test_curvature_function_makes_the_estimate_inside_step():
+    # SDLM(curvature=f, curvature_every=3) runs what the loop of the module docstring does by
+    # hand: reset and accumulate f()'s curvature before the updates of steps 0, 3, 6, ...
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((8, 3)), rng.standard_normal((8, 2))
+    nets = [nn.Sequential(nn.Linear(3, 2, dtype=np.float64), nn.Tanh()) for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    calls = []
+
+    def block(net):
+        return F.mse_loss(net(_t(x[:4])), _t(y[:4]))
+
+    def curvature():
+        calls.append(len(calls))
+        return block(nets[1])
+
+    by_hand = SDLM(nets[0].parameters(), lr=0.05, mu=0.1)
+    inside = SDLM(nets[1].parameters(), lr=0.05, mu=0.1, curvature=curvature,
+                  curvature_every=3)
+    for i in range(7):
+        if i % 3 == 0:
+            by_hand.reset_hessian()
+            by_hand.accumulate_hessian(block(nets[0]))
+        for net, opt in zip(nets, (by_hand, inside)):
+            opt.zero_grad()
+            F.mse_loss(net(_t(x[i:i + 1])), _t(y[i:i + 1])).backward()
+            opt.step()
+    assert calls == [0, 1, 2]
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    # with a running average the new estimates are folded in, not restarted
+    w = _t([1.0], grad=True)
+    ema = SDLM([w], hessian_beta=0.5, curvature=lambda: F.mse_loss(w * 2.0, _t([0.0])))
+    for _ in range(2):
+        w.grad = np.ones(1)
+        ema.step()
+    assert ema.state[w]["hessian_count"] == 2
+    with pytest.raises(TypeError, match="curvature"):
+        SDLM([w], curvature=1.0)
+    with pytest.raises(ValueError, match="curvature_every"):
+        SDLM([w], curvature=lambda: None, curvature_every=0)

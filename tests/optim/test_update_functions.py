@@ -1,11 +1,17 @@
-"""The pure update functions against hand arithmetic, and the classes against the functions."""
+"""The pure update functions against hand arithmetic, and the classes against the functions.
+
+Each rule is written once, as an in-place function (``sgd_update_``, ...) that the class's
+``step()`` calls; the pure function runs it on copies. So the class and the pure function
+must agree bit for bit, and the pure function must leave its inputs alone.
+"""
 
 import numpy as np
 import pytest
 
 from neurona import optim
-from neurona.optim import (adagrad_update, adam_update, adamw_update, amsgrad_update,
-                           rmsprop_update, sgd_update)
+from neurona.optim import (adagrad_update, adagrad_update_, adam_update, adam_update_,
+                           adamw_update, amsgrad_update, rmsprop_update, rmsprop_update_,
+                           sdlm_update, sdlm_update_, sgd_update, sgd_update_)
 
 from .helpers import grad_fn, neurona_params, run_neurona
 
@@ -161,8 +167,7 @@ def test_in_place_class_agrees_with_pure_function(fn, make, dtype):
     want = _pure_trajectory(fn, dtype)
     for a, b in zip(got, want):
         assert a.dtype == b.dtype == dtype
-        tol = dict(rtol=1e-12, atol=1e-14) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(a, b, **tol)
+        np.testing.assert_array_equal(a, b)     # one rule: the same operations, bit for bit
 
 
 def test_pure_functions_keep_float32():
@@ -171,3 +176,77 @@ def test_pure_functions_keep_float32():
     assert adam_update(p, g, z, z, 1, lr=np.float64(0.1))[0].dtype == np.float32
     assert rmsprop_update(p, g, z, z, z, centered=True, momentum=0.9)[0].dtype == np.float32
     assert adagrad_update(p, g, z, 1)[0].dtype == np.float32
+
+
+def _arrays(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(0.1, 1.0, 4) for _ in range(n)]
+
+
+# (pure call, in-place call) on the same arrays: param, grad, then the state arrays
+PURE_AND_IN_PLACE = {
+    "sgd": (lambda p, g, b: sgd_update(p, g, b, lr=0.1, momentum=0.9, weight_decay=0.1, nesterov=True),
+            lambda p, g, b: sgd_update_(p, g, b, lr=0.1, momentum=0.9, weight_decay=0.1, nesterov=True),
+            1),
+    "adagrad": (lambda p, g, s: adagrad_update(p, g, s, 3, lr=0.1, lr_decay=0.1, weight_decay=0.1),
+                lambda p, g, s: adagrad_update_(p, g, s, 3, lr=0.1, lr_decay=0.1, weight_decay=0.1),
+                1),
+    "rmsprop": (lambda p, g, v, a, b: rmsprop_update(p, g, v, a, b, lr=0.01, centered=True,
+                                                     momentum=0.5, weight_decay=0.1),
+                lambda p, g, v, a, b: rmsprop_update_(p, g, v, a, b, lr=0.01, centered=True,
+                                                      momentum=0.5, weight_decay=0.1),
+                3),
+    "adam": (lambda p, g, m, v: adam_update(p, g, m, v, 2, lr=0.01, weight_decay=0.1),
+             lambda p, g, m, v: adam_update_(p, g, m, v, 2, lr=0.01, weight_decay=0.1),
+             2),
+    "adamw": (lambda p, g, m, v: adamw_update(p, g, m, v, 2, lr=0.01, weight_decay=0.1),
+              lambda p, g, m, v: adam_update_(p, g, m, v, 2, lr=0.01, weight_decay=0.1,
+                                              decoupled_weight_decay=True),
+              2),
+    "amsgrad": (lambda p, g, m, v, vm: amsgrad_update(p, g, m, v, vm, 2, lr=0.01, maximize=True),
+                lambda p, g, m, v, vm: adam_update_(p, g, m, v, 2, lr=0.01, max_exp_avg_sq=vm,
+                                                    maximize=True),
+                3),
+    "sdlm": (lambda p, g, h: sdlm_update(p, g, h, lr=0.1, mu=0.02, weight_decay=0.1),
+             lambda p, g, h: sdlm_update_(p, g, h, lr=0.1, mu=0.02, weight_decay=0.1),
+             1),
+}
+
+
+@pytest.mark.parametrize("name", PURE_AND_IN_PLACE)
+def test_pure_function_is_the_in_place_rule_on_copies(name):
+    pure, in_place, n_state = PURE_AND_IN_PLACE[name]
+    inputs = _arrays(2 + n_state)
+    if name == "rmsprop":
+        inputs[2] += 1.0                        # square_avg > grad_avg**2: centered sqrt is real
+    saved = [a.copy() for a in inputs]
+    out = pure(*inputs)
+    for a, b in zip(inputs, saved):             # the pure function leaves its inputs alone
+        np.testing.assert_array_equal(a, b)
+    out = [out] if isinstance(out, np.ndarray) else list(out)
+    ret = in_place(*inputs)                     # the in-place rule updates param and state
+    np.testing.assert_array_equal(inputs[1], saved[1])      # ... but never the gradient
+    assert not np.array_equal(inputs[0], saved[0])
+    np.testing.assert_array_equal(out[0], inputs[0])
+    if name == "sgd":
+        assert ret is inputs[2]                 # the buffer, updated in place
+    if name != "sdlm":                          # sdlm's third input is the (read-only) hessian
+        for o, a in zip(out[1:], inputs[2:]):
+            np.testing.assert_array_equal(o, a)
+
+
+def test_sgd_update_in_place_creates_the_buffer_on_the_first_step():
+    p, g = np.array([1.0]), np.array([0.5])
+    buf = sgd_update_(p, g, None, lr=0.1, momentum=0.9)
+    assert buf is not g and buf == pytest.approx(0.5) and p == pytest.approx(0.95)
+    assert sgd_update_(p, g, buf, lr=0.1) is None        # no momentum: no buffer
+    with pytest.raises(ValueError, match="weight_decay_form"):
+        sgd_update_(p, g, lr=0.1, weight_decay_form="keras")
+
+
+def test_rmsprop_update_treats_a_missing_needed_buffer_as_zeros():
+    z = np.array([0.0])
+    want = rmsprop_update(P, G, z, z.copy(), z.copy(), lr=0.01, centered=True, momentum=0.9)
+    got = rmsprop_update(P, G, z, None, None, lr=0.01, centered=True, momentum=0.9)
+    for a, b in zip(want, got):
+        np.testing.assert_array_equal(a, b)

@@ -91,3 +91,22 @@ def test_sdlm_step_on_the_1989_network_lowers_the_loss():
         opt.step()
     assert all(p.data.dtype == np.float32 for p in model.parameters())
     assert F.mse_loss(model(x), t).item() < before
+
+
+def test_train_sdlm_goes_through_fit_and_reestimates_before_every_pass():
+    from neurona.recipes import lecun1989
+    data = {k: tuple(a[:40] for a in v) for k, v in lecun1989._data(quick=True).items()}
+    x, t, _ = data["train"]
+    model = zoo.lecun1989(activation=nn.ScaledTanh, output_activation=nn.ScaledTanh)
+    blocks, calls = lecun1989_paper.curvature_blocks(model, x, t, 16), []
+
+    def curvature():
+        calls.append(len(calls))
+        return blocks()
+
+    opt = optim.SDLM(model.parameters(), lr=1e-3, mu=0.02, curvature=curvature,
+                     curvature_every=len(x))
+    curves = lecun1989_paper.train_sdlm(model, opt, data, 2, schedule=[1.0, 0.5])
+    assert calls == [0, 1] and len(curves["hessian_mean"]) == 2
+    assert len(curves["test_misses"]) == 2 and model.history.epoch == [0, 1]
+    assert opt.param_groups[0]["lr"] == pytest.approx(5e-4)

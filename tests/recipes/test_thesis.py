@@ -10,6 +10,7 @@ import pytest
 
 from neurona import functional as F
 from neurona import Tensor, nn
+from neurona.train import Callback
 from neurona.recipes import base, get, plots
 from neurona.recipes.plots import have_matplotlib
 from neurona.recipes.thesis import (MLP_EXPERIMENTS, THESIS_SIZES, thesis_data, thesis_mlp,
@@ -25,6 +26,19 @@ def run_quick(exp_id, tmp_path, seeds=1):
     rows = base.compare(exp, results)
     paths = base.write_outputs(exp, results, rows, tmp_path, quick=True)
     return exp, results, rows, paths
+
+
+class EpochLogs(Callback):
+    """Keeps each epoch's fit logs; sets stop_training after ``stop_after`` epochs."""
+
+    def __init__(self, stop_after=None):
+        super().__init__()
+        self.seen, self.stop_after = [], stop_after
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seen.append(dict(logs))
+        if self.stop_after is not None and epoch + 1 >= self.stop_after:
+            self.model.stop_training = True
 
 
 # ---- the builders other recipes use ----------------------------------------------------
@@ -73,11 +87,12 @@ def test_train_thesis_mlp_matches_the_textbook_update():
         per_example.append(model.fc1.weight.grad.copy())
     expected = w0 - 3.0 / 32 * np.sum(per_example, axis=0)
     data = type(d)(x, y, d.labels_train[:32], d.x_val[:10], d.y_val[:10], d.labels_val[:10])
-    seen = []
-    result = train_thesis_mlp(model, "quadratic", 3.0, epochs=1, data=data,
-                              on_epoch=lambda e, m, logs: seen.append(logs))
+    logs = EpochLogs()
+    result = train_thesis_mlp(model, "quadratic", 3.0, epochs=1, data=data, callbacks=[logs])
     np.testing.assert_allclose(model.fc1.weight.data, expected, atol=1e-5)
-    assert set(result.curves) == {"val_acc", "val_loss", "train_loss"} and len(seen) == 1
+    assert set(result.curves) == {"val_acc", "val_loss", "train_loss"} and len(logs.seen) == 1
+    # the thesis's numbers are in the logs the user's callbacks see
+    assert {k: logs.seen[0][k] for k in result.curves} == {k: v[0] for k, v in result.curves.items()}
 
 
 def test_train_thesis_mlp_early_stop_and_penalty_hooks():
@@ -86,9 +101,19 @@ def test_train_thesis_mlp_early_stop_and_penalty_hooks():
     calls = []
     result = train_thesis_mlp(model, "nll", 0.1, epochs=5, data=d,
                               penalty=lambda m: (calls.append(1), F.l2_penalty([m.fc1.weight], 1e-4))[1],
-                              on_epoch=lambda epoch, m, logs: epoch == 2)
+                              callbacks=[EpochLogs(stop_after=2)])
     assert result.metrics["epochs"] == 2 and len(result.curves["val_acc"]) == 2
     assert len(calls) == 2 * 5000 // 32 + 2        # one penalty per batch (157 batches/epoch)
+
+
+def test_lenet5_evaluation_keeps_the_model_mode():
+    from neurona import zoo
+    from neurona.recipes import thesis_cnn
+    model = zoo.lenet5()
+    model.eval()
+    x, y = np.zeros((4, 1, 28, 28), np.float32), np.zeros(4, np.int64)
+    acc, loss = thesis_cnn._evaluate(model, x, y)
+    assert not model.training and 0 <= acc <= 100 and loss > 0
 
 
 # ---- the experiments, quick -----------------------------------------------------------

@@ -12,8 +12,9 @@ import neurona.io
 from neurona import nn
 from neurona import functional as F
 from neurona.optim.lr_scheduler import StepLR
-from neurona.train import (Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler,
-                           ModelCheckpoint, TerminateOnNaN, TrainingDiverged)
+from neurona.callbacks import (Callback, CSVLogger, EarlyStopping, History,
+                               LearningRateScheduler, ModelCheckpoint, TerminateOnNaN,
+                               TrainingDiverged)
 
 
 def data(n=64, seed=0):
@@ -136,7 +137,7 @@ def test_model_checkpoint_best_only_with_formatted_names(tmp_path):
         "m-01-0.50.neurona", "m-02-0.40.neurona", "m-04-0.30.neurona"]
     loaded = neurona.io.load(tmp_path / "m-04-0.30.neurona")
     np.testing.assert_array_equal(loaded.predict(x), m.predict(x))
-    assert loaded.training_state["epoch"] == 4
+    assert loaded.trainer.state["epoch"] == 4
 
 
 def test_model_checkpoint_every_epoch_and_weights_only(tmp_path):
@@ -148,6 +149,9 @@ def test_model_checkpoint_every_epoch_and_weights_only(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "e1.neurona", "e2.neurona", "e3.neurona", "w1.npz", "w2.npz", "w3.npz"]
     assert same(neurona.io.load(tmp_path / "e2.neurona").state_dict(), weights.at[1])
+    fresh = model()
+    neurona.io.load_weights(fresh, tmp_path / "w2.npz")  # written where it says, loadable
+    assert same(fresh.state_dict(), weights.at[1])
     with np.load(tmp_path / "w2.npz") as f:
         assert same(dict(f), weights.at[1])
 
@@ -161,7 +165,7 @@ def test_lr_scheduler_function_sets_the_optimizer_lr():
     class Spy(Callback):
         def on_train_batch_begin(self, batch, logs=None):
             if batch == 0:
-                seen.append(self.model.compiled.optimizer.param_groups[0]["lr"])
+                seen.append(self.model.trainer.compiled.optimizer.param_groups[0]["lr"])
 
     h = m.fit(x, y, epochs=3, verbose=0,
               callbacks=[LearningRateScheduler(lambda epoch, lr: lr * 0.5 if epoch else lr),
@@ -181,7 +185,7 @@ def test_lr_scheduler_from_a_neurona_schedule_class_and_resume():
     assert h.history["lr"] == pytest.approx([0.01, 0.001])
     # a scheduler object is stepped once per epoch
     m2 = model(lr=0.1)
-    obj = StepLR(m2.compiled.optimizer, step_size=1, gamma=0.5)
+    obj = StepLR(m2.trainer.compiled.optimizer, step_size=1, gamma=0.5)
     h = m2.fit(x, y, epochs=3, verbose=0, callbacks=[LearningRateScheduler(obj)])
     assert h.history["lr"] == pytest.approx([0.1, 0.05, 0.025])
 

@@ -237,7 +237,7 @@ def test_optimizer_names_use_pytorch_defaults(name, cls, lr):
     compiled = model.compile(optimizer=name, loss="mse")
     assert type(compiled.optimizer) is cls
     assert compiled.optimizer.param_groups[0]["lr"] == lr
-    assert model.compiled is compiled
+    assert model.trainer.compiled is compiled
     assert len(compiled.optimizer.param_groups[0]["params"]) == 4
 
 
@@ -245,7 +245,7 @@ def test_config_is_json_and_rebuilds_the_same_setup():
     model = mlp()
     model.compile(optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True),
                   loss="cross_entropy", metrics=["accuracy", "mae"])
-    config = json.loads(json.dumps(model.compiled.config))
+    config = json.loads(json.dumps(model.trainer.compiled.config))
     assert config["optimizer"]["name"] == "SGD"
     assert config["optimizer"]["config"]["momentum"] == 0.9
     assert config["loss"] == "cross_entropy" and config["metrics"] == ["accuracy", "mae"]
@@ -254,17 +254,17 @@ def test_config_is_json_and_rebuilds_the_same_setup():
     assert type(rebuilt.optimizer) is optim.SGD
     group = rebuilt.optimizer.param_groups[0]
     assert (group["lr"], group["momentum"], group["nesterov"]) == (0.1, 0.9, True)
-    assert rebuilt.config == model.compiled.config
+    assert rebuilt.config == model.trainer.compiled.config
     # Adam's betas survive JSON as a list
     model.compile({"name": "adam", "config": {"lr": 0.01, "betas": [0.8, 0.9]}}, loss="nll")
-    again = mlp().compile(**json.loads(json.dumps(model.compiled.config)))
+    again = mlp().compile(**json.loads(json.dumps(model.trainer.compiled.config)))
     assert again.optimizer.param_groups[0]["betas"] == (0.8, 0.9)
 
 
 def test_loss_modules_rebuild_from_config():
     model = mlp()
     model.compile("sgd", loss=nn.CrossEntropyLoss(label_smoothing=0.1))
-    config = json.loads(json.dumps(model.compiled.config))
+    config = json.loads(json.dumps(model.trainer.compiled.config))
     assert config["loss"]["class"] == "CrossEntropyLoss"
     rebuilt = mlp().compile(**config)
     assert isinstance(rebuilt.loss_fn, nn.CrossEntropyLoss)

@@ -72,15 +72,15 @@ def test_resume_from_a_model_file_equals_an_uninterrupted_run(tmp_path):
     path = tmp_path / "half.neurona"
     neurona.io.save(first, path)
     resumed = neurona.io.load(path)
-    assert resumed.training_state["epoch"] == 2 and resumed.training_state["seed"] == SEED
-    h_rest = fit(resumed, 4, initial_epoch=resumed.training_state["epoch"])
+    assert resumed.trainer.state["epoch"] == 2 and resumed.trainer.state["seed"] == SEED
+    h_rest = fit(resumed, 4, initial_epoch=resumed.trainer.state["epoch"])
 
     assert h_first.history["loss"] + h_rest.history["loss"] == h_straight.history["loss"]
     assert h_first.history["val_loss"] + h_rest.history["val_loss"] == \
         h_straight.history["val_loss"]
     assert_same(weights(resumed), weights(straight))
-    assert_same([resumed.compiled.optimizer.state[p]["exp_avg"] for p in resumed.parameters()],
-                [straight.compiled.optimizer.state[p]["exp_avg"] for p in straight.parameters()])
+    assert_same([resumed.trainer.compiled.optimizer.state[p]["exp_avg"] for p in resumed.parameters()],
+                [straight.trainer.compiled.optimizer.state[p]["exp_avg"] for p in straight.parameters()])
 
 
 def test_resume_from_state_dicts_equals_an_uninterrupted_run():
@@ -89,10 +89,10 @@ def test_resume_from_state_dicts_equals_an_uninterrupted_run():
     first = build()
     fit(first, 2)
     model_state = first.state_dict()
-    opt_state = first.compiled.optimizer.state_dict()
+    opt_state = first.trainer.compiled.optimizer.state_dict()
     resumed = build()                          # fresh weights, fresh optimizer...
     resumed.load_state_dict(model_state)       # ...replaced by the saved ones
-    resumed.compiled.optimizer.load_state_dict(opt_state)
+    resumed.trainer.compiled.optimizer.load_state_dict(opt_state)
     fit(resumed, 4, initial_epoch=2)
     assert_same(weights(resumed), weights(straight))
 

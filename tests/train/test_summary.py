@@ -174,7 +174,7 @@ def test_input_shape_inferred_or_explained():
     model = nn.Sequential(nn.Conv2d(1, 2, 3))
     with pytest.raises(ValueError, match="input_shape"):
         quiet(model)
-    model.input_shape = (1, 4, 4)
+    model.trainer.input_shape = (1, 4, 4)
     assert quiet(model).rows[0].output_shape == (2, 2, 2)
     with pytest.raises(ValueError, match="input_shape"):
         quiet(model, (0, 4))

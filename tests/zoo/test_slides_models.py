@@ -25,7 +25,7 @@ def test_summary_prints_the_published_parameter_count(name):
     s = zoo.slides_model(name).summary(print_fn=printed.append)
     assert s.params == s.trainable_params == published
     assert f"Total params: {published:,}" in printed[0]
-    assert zoo.slides_model(name).input_shape == shape
+    assert zoo.slides_model(name).trainer.input_shape == shape
 
 
 @pytest.mark.parametrize("name", ["LOGREG", "NN", "DNN"])

@@ -18,12 +18,12 @@ two bytes are the gzip signature (``.gz`` downloads) are decompressed transparen
 from __future__ import annotations
 
 import gzip
-import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from ..atomic import atomic_write
 
 __all__ = ["IDXError", "read_idx", "write_idx", "IDX_TYPES"]
 
@@ -163,13 +163,4 @@ def write_idx(path, array, *, compress: bool | None = None) -> Path:
     payload = header + np.ascontiguousarray(a, dtype=IDX_TYPES[code]).tobytes()
     if compress if compress is not None else path.suffix == ".gz":
         payload = gzip.compress(payload, mtime=0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, payload, make_parents=True)

@@ -99,8 +99,11 @@ class DataLoader:
         transform: ``transform(x_batch, rng) -> x_batch`` applied to the first field (the
             inputs) of every batch, e.g. ``transforms.RandomShift(2)``; labels are untouched.
         seed: epoch ``e`` draws from ``np.random.default_rng([seed, e])`` only.
-        generator: without ``seed``, draw from this NumPy Generator instead of neurona's
-            global one (:func:`neurona.random.default_generator`, set by ``manual_seed``).
+        generator: without ``seed``, draw everything from this NumPy Generator, in order
+            (each epoch's order, then the transform's draws batch by batch), instead of
+            neurona's global one (:func:`neurona.random.default_generator`, set by
+            ``manual_seed``; the transform then gets a generator seeded from it when the pass
+            starts, so dropout's draws from the global one cannot change the augmentation).
 
     Each iteration yields a tuple of Tensors ``(x, y, ...)`` with leading dimension the batch
     size; arrays keep their dtype (uint8 images stay uint8 unless the transform changes them,
@@ -166,7 +169,9 @@ class DataLoader:
         if self.seed is not None:
             rng = np.random.default_rng([self.seed, epoch])
             return rng, rng
-        source = self.generator if self.generator is not None else default_generator()
+        if self.generator is not None:  # one stream, drawn in order: orders, then transforms
+            return self.generator, self.generator
+        source = default_generator()
         transform_rng = None
         if self.transform is not None:
             # drawn now, so the epoch's randomness is fixed when the pass starts

@@ -37,6 +37,8 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from ..atomic import atomic_open
+
 __all__ = [
     "DataSpec", "DataSourceError", "ChecksumError", "FetchedFiles",
     "cache_dir", "fetch_files", "sha256_of",
@@ -125,26 +127,27 @@ class _Store:
 
     def put(self, name: str, stream, expected: str, origin: str) -> tuple[Path | None, str]:
         """Copy ``stream`` into ``dir/name`` if its SHA-256 is ``expected``; else say why not."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{name}.", suffix=".part")
-        tmp = Path(tmp)
+        final = self.dir / name
         try:
-            h, size = hashlib.sha256(), 0
-            with os.fdopen(fd, "wb") as out:
+            with atomic_open(final, make_parents=True) as out:
+                h, size = hashlib.sha256(), 0
                 while chunk := stream.read(_CHUNK):
                     size += len(chunk)
                     if size > MAX_FILE_BYTES:
-                        return None, f"{name} from {origin}: larger than {MAX_FILE_BYTES} bytes, refused"
+                        raise _Refused(f"{name} from {origin}: larger than {MAX_FILE_BYTES} "
+                                       "bytes, refused")
                     h.update(chunk)
                     out.write(chunk)
-            if h.hexdigest() != expected:
-                return None, (f"{name} from {origin}: checksum mismatch (SHA-256 {h.hexdigest()}, "
-                              f"expected {expected}); copy discarded")
-            final = self.dir / name
-            os.replace(tmp, final)
-            return final, ""
-        finally:
-            tmp.unlink(missing_ok=True)
+                if h.hexdigest() != expected:
+                    raise _Refused(f"{name} from {origin}: checksum mismatch (SHA-256 "
+                                   f"{h.hexdigest()}, expected {expected}); copy discarded")
+        except _Refused as why:  # atomic_open removed the temporary file
+            return None, str(why)
+        return final, ""
+
+
+class _Refused(Exception):
+    """A downloaded file that must not enter the cache (the message says why)."""
 
 
 def _check_local(name: str, path: Path, expected: str, where: str, fix: str) -> Path:

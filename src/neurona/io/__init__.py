@@ -5,12 +5,16 @@
 without pickle and without running code named by the file. ``save_weights`` /
 ``load_weights`` store only ``state_dict()`` (any Module). User classes join the allow-list
 with ``register(cls)`` (they need ``get_config()``). See :mod:`neurona.io.model_file`.
+``ModelCheckpoint`` (the fit callback) saves through here; every file neurona writes goes
+through :func:`atomic_write` / :func:`atomic_open` (:mod:`neurona.atomic`).
 """
 
 from .model_file import (FORMAT, FORMAT_VERSION, ModelFileError, UnsupportedModelError,
                          describe, info, load, load_weights, save, save_weights)
 from .registry import register, registered_classes, unregister
+from .checkpoint import ModelCheckpoint
+from ..atomic import atomic_open, atomic_write
 
 __all__ = ["save", "load", "info", "describe", "save_weights", "load_weights", "register",
            "unregister", "registered_classes", "ModelFileError", "UnsupportedModelError",
-           "FORMAT", "FORMAT_VERSION"]
+           "FORMAT", "FORMAT_VERSION", "ModelCheckpoint", "atomic_open", "atomic_write"]

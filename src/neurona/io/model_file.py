@@ -3,7 +3,8 @@
 A model file is a zip archive (extension ``.neurona`` suggested) with exactly these members:
 
 - ``model.json``: ``{"format": "neurona.model", "format_version": 1, "architecture": node,
-  "compile": ..., "optimizer": ..., "training_state": {...}, "extra": ...}`` where a node is
+  "compile": ..., "optimizer": ..., "training_state": {...}, "history": {"epoch": [...],
+  "history": {"loss": [...], ...}}, "extra": ...}`` (what ``model.trainer`` holds) where a node is
   ``{"class": name, "config": {...}}`` (a layer: its ``get_config()``) or
   ``{"class": "Sequential", "children": [[name, node], ...]}`` (a container);
 - ``weights.npz``: ``model.state_dict()`` as ``.npy`` arrays;
@@ -14,8 +15,8 @@ A model file is a zip archive (extension ``.neurona`` suggested) with exactly th
 Safety: arrays are read with ``allow_pickle=False`` (object arrays and pickled members are
 refused), only the members above are accepted, and classes are looked up in an allow-list
 (:mod:`neurona.io.registry`) — loading never imports or runs code named by the file.
-Files are written to a temporary file in the same directory, then renamed over ``path``
-(``os.replace``), so ``path`` is never half written.
+Files are written by :func:`neurona.atomic.atomic_write` (a temporary file in the same
+directory, fsync'ed, then renamed over ``path``), so ``path`` is never half written.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from __future__ import annotations
 import io as _io
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 import zlib
@@ -36,6 +36,8 @@ from ..nn.container import ModuleList, Sequential
 from ..nn.module import Module
 from . import registry
 from .. import backend as _dev
+from ..atomic import atomic_write
+from ..train.callbacks import History
 
 __all__ = ["save", "load", "info", "describe", "save_weights", "load_weights", "ModelFileError",
            "UnsupportedModelError", "FORMAT", "FORMAT_VERSION"]
@@ -98,7 +100,8 @@ def _describe(module, where, seen) -> dict:
                             f"{type(config).__name__}")
         _dumps(config, f"the config of {label}")
         node["config"] = config
-    input_shape = module.__dict__.get("input_shape")
+    trainer = module.__dict__.get("_trainer")
+    input_shape = trainer.input_shape if trainer is not None else None
     if input_shape is not None:
         node["input_shape"] = [int(s) for s in input_shape]
     return node
@@ -140,29 +143,6 @@ def _split_arrays(value, arrays):
     return value
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    directory = path.parent
-    if not directory.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: the directory {directory} does not exist")
-    if path.is_dir():
-        raise IsADirectoryError(f"cannot write {path}: it is a directory")
-    mode = (path.stat().st_mode & 0o777) if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def _zip_bytes(members) -> bytes:
     buf = _io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -181,33 +161,43 @@ def save(model: Module, path, include_optimizer: bool = True, extra=None) -> Pat
     - the architecture must be made of ``neurona.nn`` layers, ``Sequential``/``ModuleList``
       and classes registered with :func:`neurona.io.register`; otherwise an
       ``UnsupportedModelError`` suggests ``register`` or :func:`save_weights`;
-    - if the model was compiled (``model.compiled``), its ``.config`` is saved and, with
-      ``include_optimizer``, ``optimizer.state_dict()``, so training can resume;
-    - ``model.training_state`` (a dict such as ``{'epoch': 3, 'seed': 0}``) is saved;
-    - ``extra``: any JSON data of your own, returned by :func:`info` and as ``model.extra``.
+    - what ``model.trainer`` (:class:`neurona.train.Trainer`) holds: if the model was
+      compiled, ``trainer.compiled.config`` and, with ``include_optimizer``,
+      ``optimizer.state_dict()``, so training can resume; ``trainer.state`` (a dict such as
+      ``{'epoch': 3, 'seed': 0}``); the last fit's ``trainer.history``; ``trainer.input_shape``;
+    - ``extra``: any JSON data of your own (default ``trainer.extra``), returned by
+      :func:`info` and as ``model.trainer.extra``.
     """
     path = Path(os.fspath(path))
+    if not isinstance(model, Module):
+        raise TypeError(f"neurona.save needs a neurona.nn.Module, got {type(model).__name__}")
+    trainer = model.trainer
+    if extra is None:
+        extra = trainer.extra
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "neurona_version": _version(),
             "architecture": describe(model), "compile": None, "optimizer": None,
-            "training_state": None, "extra": extra}
+            "training_state": None, "history": None, "extra": extra}
     members = {"weights.npz": _npz_bytes(model.state_dict())}
-    compiled = getattr(model, "compiled", None)
+    compiled = trainer.compiled
     if compiled is not None:
-        meta["compile"] = getattr(compiled, "config", None)
-        optimizer = getattr(compiled, "optimizer", None)
+        meta["compile"] = compiled.config
+        optimizer = compiled.optimizer
         if include_optimizer and optimizer is not None:
             arrays = {}
             meta["optimizer"] = {"class": type(optimizer).__name__,
                                  "state": _split_arrays(optimizer.state_dict(), arrays)}
             members["optimizer.npz"] = _npz_bytes(arrays)
-    state = getattr(model, "training_state", None)
-    if state is not None:
+    state = trainer.state
+    if state:
         if not isinstance(state, dict):
-            raise TypeError(f"model.training_state must be a dict, got {type(state).__name__}")
+            raise TypeError(f"model.trainer.state must be a dict, got {type(state).__name__}")
         meta["training_state"] = state
+    if trainer.history is not None:
+        meta["history"] = {"epoch": list(trainer.history.epoch),
+                           "history": trainer.history.history}
     members = {"model.json": _dumps(meta, f"the description of {path.name} (compile config, "
                                           "training_state or extra)"), **members}
-    _atomic_write(path, _zip_bytes(members))
+    atomic_write(path, _zip_bytes(members))
     return path
 
 
@@ -219,7 +209,7 @@ def save_weights(model: Module, path) -> Path:
     if not isinstance(model, Module):
         raise TypeError(f"save_weights needs a neurona.nn.Module, got {type(model).__name__}")
     path = Path(os.fspath(path))
-    _atomic_write(path, _npz_bytes(model.state_dict()))
+    atomic_write(path, _npz_bytes(model.state_dict()))
     return path
 
 
@@ -365,7 +355,7 @@ def _build(node, where, path):
                                  f"{config}: {type(err).__name__}: {err}") from None
     shape = node.get("input_shape")
     if shape is not None:
-        module.input_shape = tuple(int(s) for s in shape)
+        module.trainer.input_shape = tuple(int(s) for s in shape)
     return module
 
 
@@ -383,34 +373,46 @@ def _join_arrays(value, arrays, path):
 
 
 def _recompile(model, config, path):
-    """``neurona.train.compile(model, **config)``; custom losses/metrics are saved by name
+    """``model.compile(**config)``; custom losses/metrics are saved by name
     only, so if that fails the optimizer alone is restored and a warning says what to pass."""
-    from .. import train
     if not isinstance(config, dict):
         raise ModelFileError(f"{path}: damaged compile settings {config!r}")
     try:
-        train.compile(model, **config)
+        model.compile(**config)
         return
     except Exception as err:
         first = f"{type(err).__name__}: {err}"
     try:
-        train.compile(model, optimizer=config.get("optimizer", "sgd"))
+        model.compile(optimizer=config.get("optimizer", "sgd"))
     except Exception as err:
         raise ModelFileError(f"{path}: cannot compile the model again with the saved settings "
                              f"{config}: {first}; {type(err).__name__}: {err}") from None
     warnings.warn(
         f"{path}: restored the optimizer but not the loss/metrics {config.get('loss')!r}, "
         f"{config.get('metrics')!r} ({first}); custom functions are saved by name only: call "
-        "model.compile(optimizer=model.compiled.optimizer, loss=..., metrics=...) again",
+        "model.compile(optimizer=model.trainer.compiled.optimizer, loss=..., metrics=...) again",
         RuntimeWarning, stacklevel=3)
+
+
+def _history(saved, path):
+    """The saved ``History`` (epochs and per-epoch logs), or None."""
+    if saved is None:
+        return None
+    if not (isinstance(saved, dict) and isinstance(saved.get("epoch"), list)
+            and isinstance(saved.get("history"), dict)):
+        raise ModelFileError(f"{path}: damaged training history in model.json")
+    history = History()
+    history.epoch = list(saved["epoch"])
+    history.history = {str(k): list(v) for k, v in saved["history"].items()}
+    return history
 
 
 def load(path) -> Module:
     """Rebuild the model saved by :func:`save` at ``path``: architecture, weights, and (if it
     was compiled) ``neurona.train.compile(model, **config)`` plus the optimizer's state.
 
-    The model comes back in training mode with ``model.training_state`` (a dict, empty if
-    none was saved) and, if ``extra`` was saved, ``model.extra``. Raises ``ModelFileError``
+    The model comes back in training mode with its ``model.trainer`` restored: ``state`` (a
+    dict, empty if none was saved), ``history``, ``input_shape`` and ``extra``. Raises ``ModelFileError``
     naming the file for damaged, truncated, foreign or unsafe files, unknown classes and
     weights that do not fit the architecture.
     """
@@ -430,7 +432,7 @@ def load(path) -> Module:
         if saved is not None:
             arrays = _read_npz(members.get("optimizer.npz", b""), path, "optimizer.npz") \
                 if "optimizer.npz" in members else {}
-            optimizer = model.compiled.optimizer
+            optimizer = model.trainer.compiled.optimizer
             if saved.get("class") != type(optimizer).__name__:
                 raise ModelFileError(f"{path}: the optimizer state is for {saved.get('class')}, "
                                      f"but compiling gave {type(optimizer).__name__}")
@@ -439,9 +441,9 @@ def load(path) -> Module:
             except (ValueError, TypeError, KeyError) as err:
                 raise ModelFileError(f"{path}: cannot restore the optimizer state: {err}") from None
     state = meta.get("training_state")
-    model.training_state = dict(state) if isinstance(state, dict) else {}
-    if meta.get("extra") is not None:
-        model.extra = meta["extra"]
+    model.trainer.state = dict(state) if isinstance(state, dict) else {}
+    model.trainer.history = _history(meta.get("history"), path)
+    model.trainer.extra = meta.get("extra")
     return model
 
 

@@ -1,6 +1,6 @@
 """Neural-network building blocks with PyTorch's names (``neurona.nn``, alias ``nn``).
 
-- :class:`Module`, :class:`Parameter`, containers :class:`Sequential` (with Keras's
+- :class:`Module`, :class:`Parameter`, :func:`eval_mode` (eval mode + no graph, restored), containers :class:`Sequential` (with Keras's
   ``add``) and :class:`ModuleList`;
 - layers: :class:`Linear`, :class:`Conv2d`, :class:`LocallyConnected2d`, :class:`MaxPool2d`,
   :class:`AvgPool2d`, :class:`Flatten`, :class:`Dropout`, :class:`Identity`, :class:`Maxout`,
@@ -17,7 +17,7 @@ N(0, 1), Xavier, LeCun or He setups.
 
 from . import functional, init
 from .parameter import Parameter
-from .module import Module
+from .module import Module, eval_mode
 from .container import Sequential, ModuleList
 from .linear import Identity, Linear, Maxout
 from .conv import Conv2d, LocallyConnected2d
@@ -30,7 +30,7 @@ from .loss import *  # noqa: F401,F403
 from . import loss as _loss
 
 __all__ = [
-    "functional", "init", "Parameter", "Module", "Sequential", "ModuleList",
+    "functional", "init", "Parameter", "Module", "eval_mode", "Sequential", "ModuleList",
     "Identity", "Linear", "Maxout", "Conv2d", "LocallyConnected2d", "MaxPool2d", "AvgPool2d",
     "Flatten", "ConstantPad2d", "ZeroPad2d", "Dropout", "Sigmoid", "Tanh", "ScaledTanh", "ReLU", "LeakyReLU",
     "PReLU", "Softmax", "LogSoftmax", *_loss.__all__,

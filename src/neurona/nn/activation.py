@@ -113,6 +113,11 @@ class PReLU(Module):
             a = F.reshape(a, (1, self.num_parameters) + (1,) * (input.ndim - 2))
         return F.where(input > 0, input, a * input)
 
+    def units(self, input_shape, output_shape):
+        """0: an elementwise layer's outputs are the units of the layer before (its learned
+        slopes notwithstanding), so it adds no units and no connections."""
+        return 0
+
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import functional as F
@@ -11,56 +13,9 @@ from .module import Module
 from .parameter import Parameter
 from ..tensor import Tensor
 from .. import backend as _dev
+from ..ops.geometry import out_size, pair, positive_pair, resolve_padding
 
 __all__ = ["Conv2d", "LocallyConnected2d"]
-
-_PADDING_MODES = ("valid", "same", "full")
-
-
-def _pair(value, what):
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{what} must be an int or a pair (h, w), got {value!r}")
-        return tuple(int(v) for v in value)
-    return (int(value), int(value))
-
-
-def _positive_pair(value, what):
-    pair = _pair(value, what)
-    if min(pair) < 1:
-        raise ValueError(f"{what} must be positive, got {value!r}")
-    return pair
-
-
-def _resolve_padding(padding, kernel, stride, dilation, owner):
-    """``(top, bottom, left, right)`` zero padding for an int, a pair or a mode name.
-
-    'valid': none. 'same': output size = input size (stride 1 only); the total
-    ``dilation·(k − 1)`` is split with the extra pixel at the bottom/right, as PyTorch does.
-    'full': ``dilation·(k − 1)`` on every side, output ``I + dilation·(k − 1)``.
-    """
-    if isinstance(padding, str):
-        if padding not in _PADDING_MODES:
-            raise ValueError(f"{owner}: padding must be an int, a pair or one of "
-                             f"{_PADDING_MODES}, got {padding!r}")
-        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
-        if padding == "valid":
-            return (0, 0, 0, 0)
-        if padding == "full":
-            return (totals[0], totals[0], totals[1], totals[1])
-        if stride != (1, 1):
-            raise ValueError(f"{owner}: padding='same' needs stride 1, got stride={stride}")
-        (th, tw) = totals
-        return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
-    ph, pw = _pair(padding, f"{owner} padding")
-    if ph < 0 or pw < 0:
-        raise ValueError(f"{owner}: padding must be non-negative, got {padding!r}")
-    return (ph, ph, pw, pw)
-
-
-def _out_size(size, before, after, kernel, stride, dilation):
-    return (size + before + after - dilation * (kernel - 1) - 1) // stride + 1
-
 
 def _connection_mask(table, c_out, c_in):
     """A connection table as a boolean ``(c_out, c_in)`` matrix (True: output map ``o`` reads
@@ -134,12 +89,12 @@ class Conv2d(Module):
         super().__init__()
         self.in_channels = _check_size(in_channels, "Conv2d in_channels")
         self.out_channels = _check_size(out_channels, "Conv2d out_channels")
-        self.kernel_size = _positive_pair(kernel_size, "Conv2d kernel_size")
-        self.stride = _positive_pair(stride, "Conv2d stride")
-        self.dilation = _positive_pair(dilation, "Conv2d dilation")
-        self.padding = padding if isinstance(padding, str) else _pair(padding, "Conv2d padding")
-        self._pads = _resolve_padding(padding, self.kernel_size, self.stride, self.dilation,
-                                      "Conv2d")
+        self.kernel_size = positive_pair(kernel_size, "kernel_size", "Conv2d")
+        self.stride = positive_pair(stride, "stride", "Conv2d")
+        self.dilation = positive_pair(dilation, "dilation", "Conv2d")
+        self.padding = padding if isinstance(padding, str) else pair(padding, "padding", "Conv2d")
+        self._pads = resolve_padding(padding, self.kernel_size, self.dilation, self.stride,
+                                     "Conv2d")
         self.weight_init, self.bias_init = weight_init, bias_init
         dt = _dtype(dtype)
         kh, kw = self.kernel_size
@@ -160,16 +115,13 @@ class Conv2d(Module):
             readers = mask.sum(axis=0)
             self.weight.fan = (round(counts.mean()) * kh * kw, round(readers.mean()) * kh * kw)
         self.per_unit_bias = bias == "per_unit"
-        self.input_size = None if input_size is None else _positive_pair(input_size,
-                                                                         "Conv2d input_size")
+        self.input_size = None if input_size is None else positive_pair(
+            input_size, "input_size", "Conv2d")
         if self.per_unit_bias:
             if self.input_size is None:
                 raise ValueError("Conv2d: bias='per_unit' needs input_size=(H, W), the input's "
                                  "spatial size, to fix the bias shape (out_channels, OH, OW)")
-            top, bottom, left, right = self._pads
-            self.output_size = (
-                _out_size(self.input_size[0], top, bottom, kh, self.stride[0], self.dilation[0]),
-                _out_size(self.input_size[1], left, right, kw, self.stride[1], self.dilation[1]))
+            self.output_size = self._output_hw(self.input_size)
             self.bias = Parameter(np.empty((self.out_channels,) + self.output_size, dt))
         elif bias is True or bias is False or isinstance(bias, (int, np.bool_)):
             if bias:
@@ -222,14 +174,16 @@ class Conv2d(Module):
         bias = int(self.bias is not None)
         return int(per_map * (self._fan_ins() + bias).sum())
 
+    def _output_hw(self, in_hw):
+        """``(OH, OW)`` for spatial input size ``in_hw``; < 1 where the kernel does not fit."""
+        return tuple(out_size(i, before, after, k, s, d) for i, (before, after), k, s, d in zip(
+            in_hw, self._pads, self.kernel_size, self.stride, self.dilation))
+
     def forward(self, input):
         shape = input.shape
         if len(shape) != 4 or shape[1] != self.in_channels:
             raise self._shape_error(f"input of shape (N, {self.in_channels}, H, W)", shape)
-        top, bottom, left, right = self._pads
-        oh = _out_size(shape[2], top, bottom, self.kernel_size[0], self.stride[0], self.dilation[0])
-        ow = _out_size(shape[3], left, right, self.kernel_size[1], self.stride[1], self.dilation[1])
-        if oh < 1 or ow < 1:
+        if min(self._output_hw(shape[2:])) < 1:
             raise self._shape_error(
                 "an image at least as large as its (dilated) kernel after padding", shape)
         if self.per_unit_bias and tuple(shape[2:]) != self.input_size:
@@ -300,16 +254,15 @@ class LocallyConnected2d(Module):
         super().__init__()
         self.in_channels = _check_size(in_channels, "LocallyConnected2d in_channels")
         self.out_channels = _check_size(out_channels, "LocallyConnected2d out_channels")
-        self.kernel_size = _positive_pair(kernel_size, "LocallyConnected2d kernel_size")
-        self.input_size = _positive_pair(input_size, "LocallyConnected2d input_size")
-        self.stride = _positive_pair(stride, "LocallyConnected2d stride")
-        self.padding = padding if isinstance(padding, str) else _pair(padding, "padding")
-        top, bottom, left, right = _resolve_padding(padding, self.kernel_size, self.stride,
-                                                    (1, 1), "LocallyConnected2d")
+        owner = "LocallyConnected2d"
+        self.kernel_size = positive_pair(kernel_size, "kernel_size", owner)
+        self.input_size = positive_pair(input_size, "input_size", owner)
+        self.stride = positive_pair(stride, "stride", owner)
+        self.padding = padding if isinstance(padding, str) else pair(padding, "padding", owner)
+        pads = resolve_padding(padding, self.kernel_size, (1, 1), self.stride, owner)
         kh, kw = self.kernel_size
-        self.output_size = (
-            _out_size(self.input_size[0], top, bottom, kh, self.stride[0], 1),
-            _out_size(self.input_size[1], left, right, kw, self.stride[1], 1))
+        self.output_size = tuple(out_size(i, before, after, k, s, 1) for i, (before, after), k, s
+                                 in zip(self.input_size, pads, self.kernel_size, self.stride))
         if min(self.output_size) < 1:
             raise ValueError(f"LocallyConnected2d: kernel {self.kernel_size} does not fit input "
                              f"{self.input_size} with padding {self.padding}")
@@ -336,6 +289,13 @@ class LocallyConnected2d(Module):
         if len(shape) != 4 or shape[1] != self.in_channels or tuple(shape[2:]) != (h, w):
             raise self._shape_error(f"input of shape (N, {self.in_channels}, {h}, {w})", shape)
         return F.locally_connected2d(input, self.weight, self.bias, self.stride, self.padding)
+
+    def connections(self, input_shape, output_shape):
+        """Every output reads ``in_channels·kH·kW`` inputs, plus 1 with a bias: the same count
+        as :class:`Conv2d`, but here every connection has its own weight."""
+        kh, kw = self.kernel_size
+        bias = int(self.bias is not None)
+        return math.prod(output_shape) * (self.in_channels * kh * kw + bias)
 
     def extra_repr(self):
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

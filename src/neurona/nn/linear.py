@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import functional as F
@@ -102,6 +104,10 @@ class Linear(_Affine):
     def forward(self, input):
         return self._affine(input)
 
+    def connections(self, input_shape, output_shape):
+        """Every output reads ``in_features`` inputs, plus 1 with a bias."""
+        return math.prod(output_shape) * (self.in_features + int(self.bias is not None))
+
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
@@ -136,6 +142,11 @@ class Maxout(_Affine):
         z = self._affine(input)
         z = F.reshape(z, tuple(input.shape[:-1]) + (self.out_features, self.pieces))
         return F.max(z, -1).values
+
+    def connections(self, input_shape, output_shape):
+        """Every output reads ``in_features`` inputs (plus 1 with a bias) in each piece."""
+        bias = int(self.bias is not None)
+        return math.prod(output_shape) * self.pieces * (self.in_features + bias)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

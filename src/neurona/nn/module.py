@@ -8,15 +8,46 @@ layers can name themselves in error messages ("Linear(...) 'fc1' expects ...").
 
 from __future__ import annotations
 
+import contextlib
+import math
 from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from ..autograd import no_grad
 from ..tensor import Tensor
 from .parameter import Parameter
 from .. import backend as _dev
 
-__all__ = ["Module"]
+__all__ = ["Module", "eval_mode", "set_trainer_class"]
+
+_TRAINER_CLASS = None
+
+
+def set_trainer_class(cls) -> None:
+    """Install the class behind ``Module.trainer`` (``neurona.train.Trainer`` calls this when
+    it is imported: ``nn`` knows the workflow's interface but imports nothing above it)."""
+    global _TRAINER_CLASS
+    _TRAINER_CLASS = cls
+
+
+@contextlib.contextmanager
+def eval_mode(model):
+    """Evaluate ``model``: evaluation mode (dropout off) and no graph inside the block, and
+    every submodule's own ``training`` flag restored after it, even on an exception::
+
+        with nn.eval_mode(model):
+            out = model(x)
+    """
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with no_grad():
+            yield model
+    finally:
+        for m, mode in modes:
+            m.__dict__["training"] = mode
+
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -62,6 +93,7 @@ class Module:
         d["_modules"] = OrderedDict()
         d["_name"] = None
         d["_forward_hooks"] = OrderedDict()
+        d["_trainer"] = None  # see the trainer property
 
     # ---- forward ------------------------------------------------------------------
     def forward(self, *args, **kwargs):
@@ -85,32 +117,55 @@ class Module:
         hooks[key] = hook
         return _HookHandle(hooks, key)
 
-    # ---- Keras-style workflow (implemented in neurona.train) -------------------------
+    # ---- Keras-style workflow: state and loop live in model.trainer (neurona.train) -----
+    @property
+    def trainer(self):
+        """This model's ``neurona.train.Trainer``, made on first use: where its training
+        state lives (compile settings, history, resume state, stop flag, input shape)."""
+        trainer = self.__dict__.get("_trainer")
+        if trainer is None:
+            if _TRAINER_CLASS is None:
+                raise RuntimeError("the training workflow comes from neurona.train: "
+                                   "import neurona (or neurona.train) first")
+            trainer = self.__dict__["_trainer"] = _TRAINER_CLASS(self)
+        return trainer
+
     def compile(self, optimizer="sgd", loss=None, metrics=None, **kwargs):
-        """Set the optimizer, loss and metrics for :meth:`fit` (see ``neurona.train``)."""
-        from .. import train
-        return train.compile(self, optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        """Set the optimizer, loss and metrics for :meth:`fit` (``model.trainer.compile``)."""
+        return self.trainer.compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """Train for ``epochs`` over mini-batches; returns a ``History`` (``neurona.train``)."""
-        from .. import train
-        return train.fit(self, x, y, *args, **kwargs)
+        return self.trainer.fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
         """Loss and metrics on ``(x, y)`` as a dict (``neurona.train``)."""
-        from .. import train
-        return train.evaluate(self, x, y, **kwargs)
+        return self.trainer.evaluate(x, y, **kwargs)
 
     def predict(self, x, **kwargs):
         """Outputs for ``x`` as a NumPy array, in batches, without a graph (``neurona.train``)."""
-        from .. import train
-        return train.predict(self, x, **kwargs)
+        return self.trainer.predict(x, **kwargs)
 
     def summary(self, input_shape=None, **kwargs):
         """Print and return the per-layer table: output shape, units, parameters and
         connections counted as LeCun et al. (1989) count them (``neurona.train.summary``)."""
-        from ..train import summary as _summary
-        return _summary.summary(self, input_shape=input_shape, **kwargs)
+        return self.trainer.summary(input_shape, **kwargs)
+
+    @property
+    def history(self):
+        """The ``History`` of the last ``fit`` (Keras's ``model.history``), or None."""
+        trainer = self.__dict__.get("_trainer")
+        return None if trainer is None else trainer.history
+
+    @property
+    def stop_training(self) -> bool:
+        """Keras's flag: a callback sets ``self.model.stop_training = True`` to end ``fit``."""
+        trainer = self.__dict__.get("_trainer")
+        return False if trainer is None else trainer.stop_training
+
+    @stop_training.setter
+    def stop_training(self, value: bool):
+        self.trainer.stop_training = bool(value)
 
     # ---- registration -------------------------------------------------------------
     def _check_init(self, what: str):
@@ -420,6 +475,19 @@ class Module:
                 value = _dev.to_device(value, own[key].device)
             target[...] = value
         return IncompatibleKeys(missing, unexpected)
+
+    # ---- counting (LeCun et al. 1989; neurona.train.summary asks each layer) --------
+    def units(self, input_shape, output_shape) -> int:
+        """Units of one call, per example: one per output element if the layer has
+        parameters of its own, else 0 (activations, reshapes and padding belong to the
+        units of the layer before). Shapes exclude the batch dim; layers override this."""
+        own = any(True for _ in self.parameters(recurse=not self._modules))
+        return math.prod(output_shape) if own else 0
+
+    def connections(self, input_shape, output_shape):
+        """Inputs plus bias summed over this call's units; None when not counted (a layer
+        with units but no rule of its own), 0 for a layer without units."""
+        return 0 if self.units(input_shape, output_shape) == 0 else None
 
     # ---- printing -----------------------------------------------------------------
     def extra_repr(self) -> str:

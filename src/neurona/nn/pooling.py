@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 from .. import functional as F
-from .conv import _pair, _positive_pair
+from ..ops.geometry import out_size, pool_padding, positive_pair
 from .module import Module
 
 __all__ = ["MaxPool2d", "AvgPool2d"]
@@ -15,22 +17,28 @@ class _Pool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
         name = type(self).__name__
-        self.kernel_size = _positive_pair(kernel_size, f"{name} kernel_size")
-        self.stride = self.kernel_size if stride is None else _positive_pair(stride, f"{name} stride")
-        self.padding = _pair(padding, f"{name} padding")
-        if any(p < 0 or 2 * p > k for p, k in zip(self.padding, self.kernel_size)):
-            raise ValueError(f"{name}: padding must be between 0 and half the kernel size, got "
-                             f"padding={self.padding} for kernel_size={self.kernel_size}")
+        self.kernel_size = positive_pair(kernel_size, "kernel_size", name)
+        self.stride = self.kernel_size if stride is None else positive_pair(stride, "stride", name)
+        (ph, _), (pw, _) = pool_padding(padding, self.kernel_size, name)
+        self.padding = (ph, pw)
 
     def forward(self, input):
         shape = input.shape
         if len(shape) != 4:
             raise self._shape_error("input of shape (N, C, H, W)", shape)
-        for size, k, p in zip(shape[2:], self.kernel_size, self.padding):
-            if size + 2 * p < k:
+        for size, k, p, s in zip(shape[2:], self.kernel_size, self.padding, self.stride):
+            if out_size(size, p, p, k, s, 1) < 1:
                 raise self._shape_error(
                     f"an image at least as large as the {self.kernel_size} window", shape)
         return getattr(F, self._op)(input, self.kernel_size, self.stride, self.padding)
+
+    def units(self, input_shape, output_shape):
+        """Every output is a unit (LeCun et al. 1989 count subsampling units), parameters or not."""
+        return math.prod(output_shape)
+
+    def connections(self, input_shape, output_shape):
+        """Every output reads its ``kH·kW`` window; no bias."""
+        return math.prod(output_shape) * self.kernel_size[0] * self.kernel_size[1]
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

@@ -10,6 +10,7 @@
 | linalg.py   | matmul linear |
 | conv.py     | conv2d unfold locally_connected2d |
 | pool.py     | max_pool2d avg_pool2d |
+| geometry.py | no ops: window geometry of conv and pool (padding, sizes, im2col/col2im) |
 | dropout.py  | dropout |
 | loss.py     | fused losses (cross_entropy, nll_loss, bce, ...) |
 """

@@ -1,96 +1,22 @@
 """Convolution: ``conv2d``, ``unfold`` (im2col) and ``locally_connected2d``.
 
-All three rest on one pair of helpers:
-
-* ``_windows`` — a read-only strided *view* of the padded input with shape
-  ``(N, C, KH, KW, OH, OW)``: ``[n, c, p, q, i, j] = x_pad[n, c, i*SH + p*DH, j*SW + q*DW]``,
-  i.e. kernel offset ``(p, q)`` of output pixel ``(i, j)``. No data is copied.
-* ``_col2im`` — its adjoint: given gradients in that same layout it adds them back into
-  an input-shaped array, looping over the KH*KW kernel offsets only (each offset is one
-  strided slice of the input), never over pixels.
-
-Copying the view into a contiguous ``(N, C*KH*KW, OH*OW)`` array is im2col (``unfold``);
-convolution is then one matrix product ``W (C_out, C*KH*KW) @ cols``.
+All three rest on the window geometry of :mod:`neurona.ops.geometry`: ``windows`` (a
+read-only strided view ``(N, C, KH, KW, OH, OW)`` of the padded input), ``im2col`` (that
+view copied into contiguous columns) and ``col2im`` (its adjoint, the scatter-add that
+backward needs). Convolution is then one matrix product ``W (C_out, C*KH*KW) @ cols``.
 """
 
 import numpy as np
 
 from .. import backend as _dev
 from ..autograd import Function
+from .geometry import check_4d, col2im, im2col, output_hw, pad, positive_pair, \
+    resolve_padding, windows
 
 __all__ = ["conv2d", "unfold", "locally_connected2d"]
 
-_PAD_MODES = ("valid", "same", "full")
-
 
 # ---- argument checking ---------------------------------------------------------------
-def _pair(value, name, op):
-    """An int or a pair of ints -> a tuple of two Python ints."""
-    def is_int(v):
-        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-    if is_int(value):
-        return (int(value), int(value))
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(map(is_int, value)):
-        return (int(value[0]), int(value[1]))
-    raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-
-
-def _positive_pair(value, name, op):
-    pair = _pair(value, name, op)
-    if min(pair) < 1:
-        raise ValueError(f"{op}: {name} must be >= 1, got {value!r}")
-    return pair
-
-
-def _check_4d(x, op, what="input"):
-    if len(x.shape) != 4:
-        raise ValueError(f"{op}: {what} must be 4-D (N, C, H, W), got shape {tuple(x.shape)}; "
-                         "add a batch axis with x.unsqueeze(0) for a single image")
-
-
-def _resolve_padding(padding, kernel, dilation, stride, op, allow_modes=True):
-    """Padding as ``((top, bottom), (left, right))``.
-
-    ``padding`` is an int, a pair ``(PH, PW)`` (the same on both sides), or a mode:
-    ``'valid'`` no padding; ``'same'`` output size = input size (stride 1 only), total
-    padding ``D*(K-1)`` per axis with the odd extra element on the bottom/right, as
-    PyTorch does; ``'full'`` ``D*(K-1)`` on every side, so every partial overlap of kernel
-    and input gives an output (size ``I + K - 1`` for D=1).
-    """
-    if isinstance(padding, str):
-        if not allow_modes or padding not in _PAD_MODES:
-            allowed = "an int or a pair of ints"
-            if allow_modes:
-                allowed += " or one of 'valid', 'same', 'full'"
-            raise ValueError(f"{op}: padding must be {allowed}, got {padding!r}")
-        if padding == "valid":
-            return ((0, 0), (0, 0))
-        spans = [d * (k - 1) for k, d in zip(kernel, dilation)]  # kernel extent minus one
-        if padding == "same":
-            if stride != (1, 1):
-                raise ValueError(f"{op}: padding='same' needs stride 1, got stride {stride}; "
-                                 "use an explicit int padding for strided convolutions")
-            return tuple((t // 2, t - t // 2) for t in spans)
-        return tuple((t, t) for t in spans)  # 'full'
-    ph, pw = _pair(padding, "padding", op)
-    if ph < 0 or pw < 0:
-        raise ValueError(f"{op}: padding must be >= 0, got {padding!r}")
-    return ((ph, ph), (pw, pw))
-
-
-def _out_hw(in_hw, pads, kernel, stride, dilation, op):
-    """Output size per axis: (I + P_before + P_after - D*(K-1) - 1) // S + 1."""
-    padded = tuple(i + before + after for i, (before, after) in zip(in_hw, pads))
-    extent = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))  # rows/cols one window spans
-    if extent[0] > padded[0] or extent[1] > padded[1]:
-        raise ValueError(
-            f"{op}: kernel {tuple(kernel)} with dilation {tuple(dilation)} spans "
-            f"{extent[0]}x{extent[1]}, larger than the padded input {padded[0]}x{padded[1]} "
-            f"(input {tuple(in_hw)}, padding {pads} as (before, after) per axis); "
-            "use a smaller kernel or more padding")
-    return tuple((p - e) // s + 1 for p, e, s in zip(padded, extent, stride))
-
-
 def _check_dtypes(op, **arrays):
     dtypes = {name: a.dtype for name, a in arrays.items() if a is not None}
     if len(set(dtypes.values())) > 1:
@@ -99,75 +25,12 @@ def _check_dtypes(op, **arrays):
                         "convert them with .float() or .double()")
 
 
-# ---- im2col / col2im -----------------------------------------------------------------
-def _pad(x, pads, value=0.0):
-    """Pad the two spatial axes of (N, C, H, W); ``pads = ((top, bottom), (left, right))``."""
-    (top, bottom), (left, right) = pads
-    if top == bottom == left == right == 0:
-        return x
-    n, c, h, w = x.shape
-    out = np.full((n, c, h + top + bottom, w + left + right), value, dtype=x.dtype, like=x)
-    out[:, :, top:top + h, left:left + w] = x
-    return out
-
-
-def _windows(xp, kernel, stride, dilation, out_hw):
-    """Read-only view (N, C, KH, KW, OH, OW) of the padded input ``xp``.
-
-    ``[n, c, p, q, i, j] = xp[n, c, i*SH + p*DH, j*SW + q*DW]``: one step along p jumps
-    DH rows of ``xp``, one step along i jumps SH rows; hence the strides below (in bytes,
-    as NumPy counts them).
-    """
-    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
-    n, c = xp.shape[:2]
-    s_n, s_c, s_h, s_w = xp.strides
-    return _dev.as_strided(xp, shape=(n, c, kh, kw, oh, ow),
-                      strides=(s_n, s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w),
-                      writeable=False)
-
-
-def _im2col(xp, kernel, stride, dilation, out_hw):
-    """Contiguous columns (N, C*KH*KW, OH*OW) of the padded input: one copy of ``_windows``.
-
-    Row ``c*KH*KW + p*KW + q`` holds input channel c at kernel offset (p, q); column
-    ``i*OW + j`` is output pixel (i, j) — the layout of ``torch.nn.functional.unfold``.
-    """
-    view = _windows(xp, kernel, stride, dilation, out_hw)
-    n, c, kh, kw, oh, ow = view.shape
-    cols = np.empty((n, c * kh * kw, oh * ow), dtype=xp.dtype, like=xp)
-    cols.reshape(view.shape)[...] = view
-    return cols
-
-
-def _col2im(cols, in_shape, pads, kernel, stride, dilation):
-    """Adjoint of ``_windows``: scatter-add cols (N, C, KH, KW, OH, OW) into (N, C, H, W).
-
-    Input pixel x_pad[r, s] was read by every (output pixel, kernel offset) with
-    r = i*SH + p*DH and s = j*SW + q*DW, so its gradient is the sum of those entries.
-    For one fixed offset (p, q) the pixels read by all (i, j) form the strided slice
-    rows p*DH, p*DH + SH, ..., cols q*DW, q*DW + SW, ...; add each offset's slice in turn.
-    The padding border is cut off at the end (padding is a constant: no gradient).
-    """
-    n, c, kh, kw, oh, ow = cols.shape
-    (sh, sw), (dh, dw) = stride, dilation
-    (top, bottom), (left, right) = pads
-    h, w = in_shape[2], in_shape[3]
-    grad = np.zeros((n, c, h + top + bottom, w + left + right), dtype=cols.dtype, like=cols)
-    for p in range(kh):
-        for q in range(kw):
-            r0, s0 = p * dh, q * dw
-            rows = slice(r0, r0 + sh * (oh - 1) + 1, sh)
-            columns = slice(s0, s0 + sw * (ow - 1) + 1, sw)
-            grad[:, :, rows, columns] += cols[:, :, p, q]
-    return grad[:, :, top:top + h, left:left + w]
-
-
 # ---- Functions -----------------------------------------------------------------------
 class Conv2d(Function):
     """y[n, o] = b[o] + sum_{c,p,q} w[o, c, p, q] * x_pad[n, c, i*S + p*D, j*S + q*D].
 
     As matrices, with the whole batch's columns side by side, cols = im2col(x) of shape
-    (K, L*N), K = C_in*KH*KW, L = OH*OW (``_im2col_batch``):
+    (K, L*N), K = C_in*KH*KW, L = OH*OW (``im2col(..., batch_last=True)``):
         Y = W2 @ cols + b,    W2 = w.reshape(C_out, K),  Y of shape (C_out, L*N)
     so, with G the output gradient in the same (C_out, L*N) layout,
         dL/dW2   = G @ cols^T          (C_out, K)
@@ -184,8 +47,8 @@ class Conv2d(Function):
     def forward(self, x, w, b=None, stride=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1)):
         n, c_in, h, wd = x.shape
         c_out, _, kh, kw = w.shape
-        oh, ow = _out_hw((h, wd), pads, (kh, kw), stride, dilation, "conv2d")
-        cols = _im2col_batch(x, pads, (kh, kw), stride, dilation, (oh, ow))
+        oh, ow = output_hw((h, wd), pads, (kh, kw), stride, dilation, "conv2d")
+        cols = im2col(x, pads, (kh, kw), stride, dilation, (oh, ow), batch_last=True)
         y = np.matmul(w.reshape(c_out, -1), cols)                      # (C_out, L*N)
         if b is not None:
             y += b[:, None]
@@ -202,7 +65,7 @@ class Conv2d(Function):
             gcols = np.matmul(w.reshape(c_out, -1).T, g2)                # (K, L*N)
             pads, (kh, kw), stride, dilation = self.geometry
             gcols = gcols.reshape(self.x_shape[1], kh, kw, oh, ow, n)
-            gx = _col2im_batch(gcols, self.x_shape, pads, (kh, kw), stride, dilation)
+            gx = col2im(gcols, self.x_shape, pads, stride, dilation, batch_last=True)
         if self.needs_input_grad[1]:
             # G @ cols^T computed as (cols @ G^T)^T: the same sums, faster in OpenBLAS here
             gw = np.matmul(cols, g2.T).T.reshape(w.shape)
@@ -214,7 +77,7 @@ class Conv2d(Function):
 class Conv2dPerImage(Function):
     """The same convolution as :class:`Conv2d` with one matrix product per image:
 
-        cols[n] = im2col(x_pad[n])      (K, L)        (``_im2col``: unfold's layout)
+        cols[n] = im2col(x_pad[n])      (K, L)        (unfold's layout)
         Y[n]    = W2 @ cols[n] + b      (C_out, L)    = y[n] in NCHW, no transpose
         dL/dW2   = sum_n G[n] @ cols[n]^T
         dL/dcols[n] = W2^T @ G[n], then col2im -> dL/dx[n]
@@ -229,8 +92,8 @@ class Conv2dPerImage(Function):
     def forward(self, x, w, b=None, stride=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1)):
         n, c_in, h, wd = x.shape
         c_out, _, kh, kw = w.shape
-        oh, ow = _out_hw((h, wd), pads, (kh, kw), stride, dilation, "conv2d")
-        cols = _im2col(_pad(x, pads), (kh, kw), stride, dilation, (oh, ow))   # (N, K, L)
+        oh, ow = output_hw((h, wd), pads, (kh, kw), stride, dilation, "conv2d")
+        cols = im2col(x, pads, (kh, kw), stride, dilation, (oh, ow))          # (N, K, L)
         y = np.matmul(w.reshape(c_out, -1), cols)                             # (N, C_out, L)
         if b is not None:
             y += b[:, None]
@@ -247,7 +110,7 @@ class Conv2dPerImage(Function):
             pads, (kh, kw), stride, dilation = self.geometry
             gcols = np.matmul(w2.T, g3)                                       # (N, K, L)
             gcols = gcols.reshape(n, self.x_shape[1], kh, kw, oh, ow)
-            gx = _col2im(gcols, self.x_shape, pads, (kh, kw), stride, dilation)
+            gx = col2im(gcols, self.x_shape, pads, stride, dilation)
         if self.needs_input_grad[1]:
             gw = np.matmul(g3, self.cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.w.shape)
         if self.has_bias and self.needs_input_grad[2]:
@@ -259,60 +122,18 @@ class Conv2dPerImage(Function):
 PER_IMAGE_MIN_MACS = 2 ** 21
 
 
-def _im2col_batch(x, pads, kernel, stride, dilation, out_hw):
-    """Columns (C*KH*KW, OH*OW*N) of the whole batch: row ``c*KH*KW + p*KW + q``, column
-    ``(i*OW + j)*N + n`` holds ``x_pad[n, c, i*SH + p*DH, j*SW + q*DW]``.
-
-    The batch axis goes last: x is first copied (and padded) into a (C, H, W, N) buffer,
-    whose strided window view (C, KH, KW, OH, OW, N) is then copied into the columns.
-    (``_im2col`` is the per-image layout of ``unfold``.)
-    """
-    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
-    n, c, h, w = x.shape
-    (top, bottom), (left, right) = pads
-    xp = np.zeros((c, h + top + bottom, w + left + right, n), dtype=x.dtype, like=x)
-    xp[:, top:top + h, left:left + w] = x.transpose(1, 2, 3, 0)
-    s_c, s_h, s_w, s_n = xp.strides
-    view = _dev.as_strided(xp, shape=(c, kh, kw, oh, ow, n),
-                      strides=(s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w, s_n), writeable=False)
-    cols = np.empty(view.shape, dtype=x.dtype, like=x)
-    cols[...] = view
-    return cols.reshape(c * kh * kw, oh * ow * n)
-
-
-def _col2im_batch(gcols, in_shape, pads, kernel, stride, dilation):
-    """Adjoint of ``_im2col_batch``: gcols (C, KH, KW, OH, OW, N) -> gradient (N, C, H, W).
-
-    The scatter-add of ``_col2im`` (one strided slice per kernel offset), done on a
-    (C, H, W, N) buffer, then transposed back.
-    """
-    c, kh, kw, oh, ow, n = gcols.shape
-    (sh, sw), (dh, dw) = stride, dilation
-    (top, bottom), (left, right) = pads
-    h, w = in_shape[2], in_shape[3]
-    grad = np.zeros((c, h + top + bottom, w + left + right, n), dtype=gcols.dtype, like=gcols)
-    for p in range(kh):
-        for q in range(kw):
-            r0, s0 = p * dh, q * dw
-            rows = slice(r0, r0 + sh * (oh - 1) + 1, sh)
-            columns = slice(s0, s0 + sw * (ow - 1) + 1, sw)
-            grad[:, rows, columns] += gcols[:, p, q]
-    return _dev.contiguous(grad[:, top:top + h, left:left + w].transpose(3, 0, 1, 2))
-
-
 class Unfold(Function):
     """cols = im2col(x); dL/dx = col2im(dL/dcols): each copy of a pixel passes its gradient back."""
 
     def forward(self, x, kernel=(1, 1), dilation=(1, 1), pads=((0, 0), (0, 0)), stride=(1, 1)):
-        out_hw = _out_hw(x.shape[2:], pads, kernel, stride, dilation, "unfold")
+        out_hw = output_hw(x.shape[2:], pads, kernel, stride, dilation, "unfold")
         self.x_shape, self.geometry = x.shape, (pads, kernel, stride, dilation, out_hw)
-        return _im2col(_pad(x, pads), kernel, stride, dilation, out_hw)
+        return im2col(x, pads, kernel, stride, dilation, out_hw)
 
     def backward(self, g):
         pads, (kh, kw), stride, dilation, (oh, ow) = self.geometry
         n, c = self.x_shape[:2]
-        return _col2im(g.reshape(n, c, kh, kw, oh, ow), self.x_shape, pads, (kh, kw), stride,
-                       dilation)
+        return col2im(g.reshape(n, c, kh, kw, oh, ow), self.x_shape, pads, stride, dilation)
 
 
 class LocallyConnected2d(Function):
@@ -328,7 +149,7 @@ class LocallyConnected2d(Function):
         n = x.shape[0]
         c_out, oh, ow, c_in, kh, kw = w.shape
         L, K = oh * ow, c_in * kh * kw
-        view = _windows(_pad(x, pads), (kh, kw), stride, (1, 1), (oh, ow))
+        view = windows(pad(x, pads), (kh, kw), stride, (1, 1), (oh, ow))
         # (N, C, KH, KW, OH, OW) -> contiguous (L, N, K): one matrix per output position
         cols = _dev.contiguous(view.transpose(4, 5, 0, 1, 2, 3)).reshape(L, n, K)
         w_l = _dev.contiguous(w.reshape(c_out, L, K).transpose(1, 2, 0))  # (L, K, C_out)
@@ -349,7 +170,7 @@ class LocallyConnected2d(Function):
             gcols = np.matmul(g_l, self.w_l.transpose(0, 2, 1))                    # (L, N, K)
             gcols = gcols.reshape(oh, ow, n, c_in, kh, kw).transpose(2, 3, 4, 5, 0, 1)
             pads, stride = self.geometry
-            gx = _col2im(gcols, self.x_shape, pads, (kh, kw), stride, (1, 1))
+            gx = col2im(gcols, self.x_shape, pads, stride, (1, 1))
         if self.needs_input_grad[1]:
             gw_l = np.matmul(self.cols.transpose(0, 2, 1), g_l)                    # (L, K, C_out)
             gw = gw_l.transpose(2, 0, 1).reshape(self.w_shape)
@@ -377,8 +198,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
             output ``I + K - 1`` for D=1).
     """
     op = "conv2d"
-    _check_4d(input, op)
-    _check_4d(weight, op, "weight")
+    check_4d(input, op)
+    check_4d(weight, op, "weight")
     if input.shape[1] != weight.shape[1]:
         raise ValueError(
             f"{op}: input has {input.shape[1]} channels (shape {tuple(input.shape)}) but weight "
@@ -387,11 +208,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
         raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},) = (C_out,), "
                          f"got {tuple(bias.shape)}")
     _check_dtypes(op, input=input, weight=weight, bias=bias)
-    stride = _positive_pair(stride, "stride", op)
-    dilation = _positive_pair(dilation, "dilation", op)
-    pads = _resolve_padding(padding, weight.shape[2:], dilation, stride, op)
+    stride = positive_pair(stride, "stride", op)
+    dilation = positive_pair(dilation, "dilation", op)
+    pads = resolve_padding(padding, weight.shape[2:], dilation, stride, op)
     args = (input, weight) if bias is None else (input, weight, bias)
-    oh, ow = _out_hw(input.shape[2:], pads, weight.shape[2:], stride, dilation, op)
+    oh, ow = output_hw(input.shape[2:], pads, weight.shape[2:], stride, dilation, op)
     macs = weight.shape[0] * weight.shape[1] * weight.shape[2] * weight.shape[3] * oh * ow
     fn = Conv2dPerImage if macs >= PER_IMAGE_MIN_MACS else Conv2d
     return fn.apply(*args, stride=stride, pads=pads, dilation=dilation)
@@ -406,12 +227,12 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     Differentiable: the gradient sums the copies of each pixel back (col2im).
     """
     op = "unfold"
-    _check_4d(input, op)
-    kernel = _positive_pair(kernel_size, "kernel_size", op)
-    dilation = _positive_pair(dilation, "dilation", op)
-    stride = _positive_pair(stride, "stride", op)
-    pads = _resolve_padding(padding, kernel, dilation, stride, op, allow_modes=False)
-    _out_hw(input.shape[2:], pads, kernel, stride, dilation, op)
+    check_4d(input, op)
+    kernel = positive_pair(kernel_size, "kernel_size", op)
+    dilation = positive_pair(dilation, "dilation", op)
+    stride = positive_pair(stride, "stride", op)
+    pads = resolve_padding(padding, kernel, dilation, stride, op, allow_modes=False)
+    output_hw(input.shape[2:], pads, kernel, stride, dilation, op)
     return Unfold.apply(input, kernel=kernel, dilation=dilation, pads=pads, stride=stride)
 
 
@@ -429,7 +250,7 @@ def locally_connected2d(input, weight, bias=None, stride=1, padding=0):
     No PyTorch counterpart.
     """
     op = "locally_connected2d"
-    _check_4d(input, op)
+    check_4d(input, op)
     if len(weight.shape) != 6:
         raise ValueError(f"{op}: weight must be 6-D (C_out, OH, OW, C_in, KH, KW), "
                          f"got shape {tuple(weight.shape)}")
@@ -442,9 +263,9 @@ def locally_connected2d(input, weight, bias=None, stride=1, padding=0):
         raise ValueError(f"{op}: bias must have shape {(c_out, oh, ow)} = (C_out, OH, OW), "
                          f"got {tuple(bias.shape)}")
     _check_dtypes(op, input=input, weight=weight, bias=bias)
-    stride = _positive_pair(stride, "stride", op)
-    pads = _resolve_padding(padding, (kh, kw), (1, 1), stride, op)
-    out_hw = _out_hw(input.shape[2:], pads, (kh, kw), stride, (1, 1), op)
+    stride = positive_pair(stride, "stride", op)
+    pads = resolve_padding(padding, (kh, kw), (1, 1), stride, op)
+    out_hw = output_hw(input.shape[2:], pads, (kh, kw), stride, (1, 1), op)
     if out_hw != (oh, ow):
         raise ValueError(
             f"{op}: input {tuple(input.shape)} with kernel {(kh, kw)}, stride {stride} and "

@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from .. import backend as _dev
 from ..autograd import Function, unbroadcast
 
 __all__ = ["matmul", "linear"]

@@ -2,8 +2,8 @@
 
 Two paths compute the same thing:
 
-* general (any stride and padding): the strided window view of ``conv._windows``,
-  (N, C, KH, KW, OH, OW), reduced over the kernel axes; backward is ``conv._col2im``,
+* general (any stride and padding): the strided window view ``geometry.windows``,
+  (N, C, KH, KW, OH, OW), reduced over the kernel axes; backward is ``geometry.col2im``,
   which loops over the KH*KW kernel offsets only.
 * fast (stride == kernel, no padding: non-overlapping windows): split each spatial axis
   into (blocks, within-block) with a reshape, ``H -> (OH, KH)``; backward is the
@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import backend as _dev
 from ..autograd import Function
-from .conv import _check_4d, _col2im, _out_hw, _pad, _positive_pair, _windows, _pair
+from .geometry import check_4d, col2im, output_hw, pad, pool_padding, positive_pair, windows
 
 __all__ = ["max_pool2d", "avg_pool2d"]
 
@@ -54,7 +54,7 @@ class MaxPool2d(Function):
     def forward(self, x, kernel=(1, 1), stride=(1, 1), pads=((0, 0), (0, 0)), fast=False):
         n, c, h, w = x.shape
         kh, kw = kernel
-        oh, ow = _out_hw((h, w), pads, kernel, stride, (1, 1), "max_pool2d")
+        oh, ow = output_hw((h, w), pads, kernel, stride, (1, 1), "max_pool2d")
         self.x_shape, self.fast = x.shape, fast
         self.axis = 4 if fast else 2  # the window axis of the (historical) argmax layout
         self.geometry = (kernel, stride, pads, (oh, ow))
@@ -66,7 +66,7 @@ class MaxPool2d(Function):
             self.x, self.out = x, out
             return out
         # padding is -inf so it never wins (every window holds a real pixel)
-        view = _windows(_pad(x, pads, -np.inf), kernel, stride, (1, 1), (oh, ow))
+        view = windows(pad(x, pads, -np.inf), kernel, stride, (1, 1), (oh, ow))
         flat = view.reshape(n, c, kh * kw, oh, ow)
         # argmax returns the first maximum, which is PyTorch's choice on ties
         self.argmax = np.argmax(flat, axis=2)
@@ -80,7 +80,7 @@ class MaxPool2d(Function):
         offsets = np.arange(kh * kw, like=self.argmax)
         hit = self.argmax[:, :, None] == offsets[:, None, None]          # (N, C, KH*KW, OH, OW)
         gcols = np.where(hit, g[:, :, None], 0).reshape(n, c, kh, kw, oh, ow)
-        return _col2im(gcols, self.x_shape, pads, (kh, kw), stride, (1, 1))
+        return col2im(gcols, self.x_shape, pads, stride, (1, 1))
 
 
 def _offsets(kernel):
@@ -121,12 +121,12 @@ class AvgPool2d(Function):
     (PyTorch's count_include_pad=True); every pixel of the window gets g / (KH*KW)."""
 
     def forward(self, x, kernel=(1, 1), stride=(1, 1), pads=((0, 0), (0, 0)), fast=False):
-        oh, ow = _out_hw(x.shape[2:], pads, kernel, stride, (1, 1), "avg_pool2d")
+        oh, ow = output_hw(x.shape[2:], pads, kernel, stride, (1, 1), "avg_pool2d")
         self.x_shape, self.fast = x.shape, fast
         self.geometry = (kernel, stride, pads, (oh, ow))
         if fast:
             return _blocks(x, kernel, (oh, ow)).mean(axis=(3, 5))
-        return _windows(_pad(x, pads), kernel, stride, (1, 1), (oh, ow)).mean(axis=(2, 3))
+        return windows(pad(x, pads), kernel, stride, (1, 1), (oh, ow)).mean(axis=(2, 3))
 
     def backward(self, g):
         (kh, kw), stride, pads, (oh, ow) = self.geometry
@@ -136,21 +136,17 @@ class AvgPool2d(Function):
             gblocks = np.broadcast_to(share[:, :, :, None, :, None], (n, c, oh, kh, ow, kw))
             return _unblock(_dev.contiguous(gblocks), self.x_shape)
         gcols = np.broadcast_to(share[:, :, None, None], (n, c, kh, kw, oh, ow))
-        return _col2im(gcols, self.x_shape, pads, (kh, kw), stride, (1, 1))
+        return col2im(gcols, self.x_shape, pads, stride, (1, 1))
 
 
 def _pool_args(op, input, kernel_size, stride, padding):
     """Check the arguments; return (kernel, stride, pads, fast)."""
-    _check_4d(input, op)
-    kernel = _positive_pair(kernel_size, "kernel_size", op)
-    stride = kernel if stride is None else _positive_pair(stride, "stride", op)
-    ph, pw = _pair(padding, "padding", op)
-    if not (0 <= ph <= kernel[0] // 2 and 0 <= pw <= kernel[1] // 2):
-        raise ValueError(f"{op}: padding must be between 0 and half the kernel size "
-                         f"{kernel}, got {padding!r}")
-    pads = ((ph, ph), (pw, pw))
-    _out_hw(input.shape[2:], pads, kernel, stride, (1, 1), op)
-    fast = stride == kernel and ph == pw == 0
+    check_4d(input, op)
+    kernel = positive_pair(kernel_size, "kernel_size", op)
+    stride = kernel if stride is None else positive_pair(stride, "stride", op)
+    pads = pool_padding(padding, kernel, op)
+    output_hw(input.shape[2:], pads, kernel, stride, (1, 1), op)
+    fast = stride == kernel and pads == ((0, 0), (0, 0))
     return kernel, stride, pads, fast
 
 

@@ -4,37 +4,47 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_nonneg
+from .optimizer import Optimizer, _check_nonneg, _copy_as, _in_dtype, _param_copy
 
-__all__ = ["Adagrad", "adagrad_update"]
+__all__ = ["Adagrad", "adagrad_update", "adagrad_update_"]
 
 
-def adagrad_update(param: np.ndarray, grad: np.ndarray, state_sum: np.ndarray, step: int, *,
-                   lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                   eps: float = 1e-10, maximize: bool = False):
-    """One Adagrad step as a pure function (inputs are not modified).
+def adagrad_update_(param: np.ndarray, grad: np.ndarray, state_sum: np.ndarray, step: int, *,
+                    lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                    eps: float = 1e-10, maximize: bool = False) -> None:
+    """One Adagrad step in place: the rule :class:`Adagrad` runs (its docstring gives it as
+    pseudo-code).
 
     Args:
-        state_sum: the running sum of squared gradients ``s`` (starts at
-            ``initial_accumulator_value``).
+        param, state_sum: updated in place (``state_sum`` is the running sum of squared
+            gradients ``s``, starting at ``initial_accumulator_value``); grad: read only.
         step: the number of this step, counting from 1.
-    Returns:
-        ``(new_param, new_sum)``.
-
-    Formula (g = grad, or -grad when maximize)::
-
-        g <- g + wd*p
-        clr = lr / (1 + (step - 1)*lr_decay)
-        s <- s + g*g
-        p <- p - clr * g / (sqrt(s) + eps)
     """
     lr, lr_decay, weight_decay, eps = float(lr), float(lr_decay), float(weight_decay), float(eps)
     g = -grad if maximize else grad
     if weight_decay != 0:
         g = g + weight_decay * param
     clr = lr / (1 + (step - 1) * lr_decay)
-    s = state_sum + g * g
-    return param - clr * (g / (np.sqrt(s) + eps)), s
+    state_sum += g * g
+    std = np.sqrt(state_sum)
+    std += eps
+    param -= clr * (g / std)
+
+
+def adagrad_update(param: np.ndarray, grad: np.ndarray, state_sum: np.ndarray, step: int, *,
+                   lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                   eps: float = 1e-10, maximize: bool = False):
+    """One Adagrad step as a pure function: :func:`adagrad_update_` on copies (inputs are not
+    modified). Returns ``(new_param, new_sum)``.
+
+    Example: p=1, g=0.5, s=0.75, step 3, lr=0.1, lr_decay=0.5 -> clr = 0.1/(1 + 2*0.5) = 0.05,
+    s = 1, p = 1 - 0.05*0.5/1 = 0.975.
+    """
+    param = _param_copy(param)
+    s = _copy_as(state_sum, param.dtype)
+    adagrad_update_(param, _in_dtype(grad, param.dtype), s, step, lr=lr, lr_decay=lr_decay,
+                    weight_decay=weight_decay, eps=eps, maximize=maximize)
+    return param, s
 
 
 class Adagrad(Optimizer):
@@ -81,15 +91,7 @@ class Adagrad(Optimizer):
         if not state:  # a group added after construction
             self._init_state(p, group)
             state = self.state[p]
-        wd = group["weight_decay"]
-        if group["maximize"]:
-            g = -g
-        if wd != 0:
-            g = g + wd * p.data
         state["step"] += 1
-        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-        s = state["sum"]
-        s += g * g
-        std = np.sqrt(s)
-        std += group["eps"]
-        p.data -= clr * (g / std)
+        adagrad_update_(p.data, g, state["sum"], state["step"], lr=group["lr"],
+                        lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
+                        eps=group["eps"], maximize=group["maximize"])

@@ -6,33 +6,57 @@ import math
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_nonneg
+from .optimizer import Optimizer, _check_nonneg, _copy_as, _in_dtype, _param_copy
 
-__all__ = ["Adam", "AdamW", "adam_update", "adamw_update", "amsgrad_update"]
+__all__ = ["Adam", "AdamW", "adam_update", "adamw_update", "amsgrad_update", "adam_update_"]
 
 
-def _adam(param, grad, m, v, v_max, step, lr, beta1, beta2, eps, weight_decay, decoupled, maximize):
+def adam_update_(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
+                 step: int, *, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.0, max_exp_avg_sq: np.ndarray | None = None,
+                 decoupled_weight_decay: bool = False, maximize: bool = False) -> None:
+    """One Adam / AdamW / AMSGrad step in place: the rule :class:`Adam` runs (its docstring gives
+    it as pseudo-code).
+
+    Args:
+        param, exp_avg (m), exp_avg_sq (v): updated in place (distinct arrays); grad: read only.
+        step: the number of this step, counting from 1.
+        max_exp_avg_sq: ``v_max`` for AMSGrad, updated in place; None for plain Adam.
+        decoupled_weight_decay: AdamW's ``p <- p*(1 - lr*wd)`` instead of ``g <- g + wd*p``.
+    """
     lr, beta1, beta2, eps, weight_decay = float(lr), float(beta1), float(beta2), float(eps), float(weight_decay)
     g = -grad if maximize else grad
     if weight_decay != 0:
-        if decoupled:
-            param = param * (1 - lr * weight_decay)
+        if decoupled_weight_decay:
+            param *= 1 - lr * weight_decay
         else:
             g = g + weight_decay * param
-    m = m + (1 - beta1) * (g - m)              # = beta1*m + (1 - beta1)*g
-    v = beta2 * v + (1 - beta2) * (g * g)
-    if v_max is not None:
-        v_max = np.maximum(v_max, v)
-    bc1 = 1 - beta1 ** step
-    bc2_sqrt = math.sqrt(1 - beta2 ** step)
-    denom = np.sqrt(v if v_max is None else v_max) / bc2_sqrt + eps
-    return param - (lr / bc1) * (m / denom), m, v, v_max
+    m, v = exp_avg, exp_avg_sq
+    m += (1 - beta1) * (g - m)                 # = beta1*m + (1 - beta1)*g
+    v *= beta2
+    v += (1 - beta2) * (g * g)
+    if max_exp_avg_sq is not None:
+        np.maximum(max_exp_avg_sq, v, out=max_exp_avg_sq)
+        v = max_exp_avg_sq
+    denom = np.sqrt(v)
+    denom /= math.sqrt(1 - beta2 ** step)
+    denom += eps
+    param -= (lr / (1 - beta1 ** step)) * (m / denom)
+
+
+def _adam_pure(param, grad, m, v, v_max, step, **options):
+    """:func:`adam_update_` on copies: ``(new_param, m, v, v_max)``, the inputs untouched."""
+    param = _param_copy(param)
+    dtype = param.dtype
+    m, v, v_max = _copy_as(m, dtype), _copy_as(v, dtype), _copy_as(v_max, dtype)
+    adam_update_(param, _in_dtype(grad, dtype), m, v, step, max_exp_avg_sq=v_max, **options)
+    return param, m, v, v_max
 
 
 def adam_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, step: int,
                 lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                 weight_decay: float = 0.0, *, maximize: bool = False):
-    """One Adam step as a pure function (inputs are not modified).
+    """One Adam step as a pure function (inputs are not modified): :func:`adam_update_` on copies.
 
     Args:
         m, v: first and second moment estimates (zeros before the first step).
@@ -41,18 +65,11 @@ def adam_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarra
     Returns:
         ``(new_param, m, v)``.
 
-    Formula (g = grad, or -grad when maximize)::
-
-        g <- g + wd*p
-        m <- beta1*m + (1 - beta1)*g
-        v <- beta2*v + (1 - beta2)*g*g
-        m_hat = m / (1 - beta1**step);  v_hat = v / (1 - beta2**step)
-        p <- p - lr * m_hat / (sqrt(v_hat) + eps)
-
     Example: p=1, g=0.5, step 1 -> m=0.05, v=0.00025, m_hat=0.5, v_hat=0.25,
     p = 1 - 0.001*0.5/(0.5 + 1e-8) ~= 0.999.
     """
-    p, m, v, _ = _adam(param, grad, m, v, None, step, lr, beta1, beta2, eps, weight_decay, False, maximize)
+    p, m, v, _ = _adam_pure(param, grad, m, v, None, step, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                            weight_decay=weight_decay, maximize=maximize)
     return p, m, v
 
 
@@ -61,7 +78,8 @@ def adamw_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarr
                  weight_decay: float = 1e-2, *, maximize: bool = False):
     """One AdamW step: as :func:`adam_update` but with decoupled decay ``p <- p*(1 - lr*wd)``
     applied before the Adam step (the decay does not enter m and v). Returns ``(new_param, m, v)``."""
-    p, m, v, _ = _adam(param, grad, m, v, None, step, lr, beta1, beta2, eps, weight_decay, True, maximize)
+    p, m, v, _ = _adam_pure(param, grad, m, v, None, step, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                            weight_decay=weight_decay, decoupled_weight_decay=True, maximize=maximize)
     return p, m, v
 
 
@@ -72,8 +90,9 @@ def amsgrad_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.nda
     """One AMSGrad step: as Adam but the denominator uses ``v_max <- max(v_max, v)`` (the
     largest second moment so far), ``p <- p - lr*m_hat / (sqrt(v_max/(1 - beta2**step)) + eps)``.
     Returns ``(new_param, m, v, v_max)``."""
-    return _adam(param, grad, m, v, v_max, step, lr, beta1, beta2, eps, weight_decay,
-                 decoupled_weight_decay, maximize)
+    return _adam_pure(param, grad, m, v, v_max, step, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                      weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay,
+                      maximize=maximize)
 
 
 class Adam(Optimizer):
@@ -102,8 +121,6 @@ class Adam(Optimizer):
         p = p - (lr / (1 - beta1**step)) * m / (sqrt(v_use) / sqrt(1 - beta2**step) + eps)
     """
 
-    _name = "Adam"
-
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False,
                  decoupled_weight_decay: bool = False):
@@ -131,29 +148,13 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = np.zeros_like(p.data)
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = np.zeros_like(p.data)
-        lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
-        beta1, beta2 = group["betas"]
-        if group["maximize"]:
-            g = -g
         state["step"] += 1
-        step = state["step"]
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p.data *= 1 - lr * wd
-            else:
-                g = g + wd * p.data
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += (1 - beta1) * (g - m)
-        v *= beta2
-        v += (1 - beta2) * (g * g)
-        if group["amsgrad"]:
-            v_max = state["max_exp_avg_sq"]
-            np.maximum(v_max, v, out=v_max)
-            v = v_max
-        denom = np.sqrt(v)
-        denom /= math.sqrt(1 - beta2 ** step)
-        denom += eps
-        p.data -= (lr / (1 - beta1 ** step)) * (m / denom)
+        beta1, beta2 = group["betas"]
+        adam_update_(p.data, g, state["exp_avg"], state["exp_avg_sq"], state["step"], lr=group["lr"],
+                     beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
+                     max_exp_avg_sq=state["max_exp_avg_sq"] if group["amsgrad"] else None,
+                     decoupled_weight_decay=group["decoupled_weight_decay"],
+                     maximize=group["maximize"])
 
 
 class AdamW(Adam):

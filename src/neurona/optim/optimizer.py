@@ -7,7 +7,10 @@ time the parameter is updated. ``step()`` reads ``p.grad`` and updates ``p.data`
 (float32 parameters stay float32: the update is computed in the parameter's dtype).
 
 Subclasses implement ``_check_group(group)`` (validate/normalise options, raise ValueError) and
-``_update(p, grad, state, group)`` (one parameter, in place); LBFGS overrides ``step``.
+``_update(p, grad, state, group)`` (one parameter, in place): it creates the parameter's state
+on first use and calls the optimizer's update rule, written once as an in-place function
+(``sgd_update_``, ``adam_update_``, ...; the pure ``sgd_update``, ... copy and call it).
+LBFGS overrides ``step``.
 """
 
 from __future__ import annotations
@@ -248,6 +251,24 @@ class Optimizer:
                 lines.append(f"    {key}: {group[key]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _copy_as(array, dtype):
+    """A fresh copy of ``array`` (host or GPU) in ``dtype``, or None: the pure update functions
+    give the in-place rules copies, so that their own inputs are left untouched."""
+    return None if array is None else _dev.asarray(array).astype(dtype, copy=True)
+
+
+def _param_copy(param):
+    """A fresh copy of a parameter array for a pure update function (non-floats become float64)."""
+    param = _dev.asarray(param)
+    return param.astype(param.dtype if param.dtype.kind == "f" else np.float64, copy=True)
+
+
+def _in_dtype(array, dtype):
+    """``array`` as an array of ``dtype``, not copied when it already is one (never modified)."""
+    array = _dev.asarray(array)
+    return array if array.dtype == dtype else array.astype(dtype)
 
 
 def _check_nonneg(opt_name: str, group: dict, *keys: str) -> None:

@@ -4,49 +4,74 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_nonneg
+from .optimizer import Optimizer, _check_nonneg, _copy_as, _in_dtype, _param_copy
 
-__all__ = ["RMSprop", "rmsprop_update"]
+__all__ = ["RMSprop", "rmsprop_update", "rmsprop_update_"]
 
 
-def rmsprop_update(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray,
-                   grad_avg: np.ndarray | None = None, momentum_buffer: np.ndarray | None = None, *,
-                   lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
-                   momentum: float = 0.0, centered: bool = False, maximize: bool = False):
-    """One RMSprop step as a pure function (inputs are not modified).
+def rmsprop_update_(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray,
+                    grad_avg: np.ndarray | None = None, momentum_buffer: np.ndarray | None = None, *,
+                    lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
+                    momentum: float = 0.0, centered: bool = False, maximize: bool = False) -> None:
+    """One RMSprop step in place: the rule :class:`RMSprop` runs (its docstring gives it as
+    pseudo-code).
 
     Args:
-        square_avg: running mean of g*g, ``v`` (zeros before the first step).
-        grad_avg: running mean of g, ``a`` (zeros before the first step; used when centered).
-        momentum_buffer: ``b`` (zeros before the first step; used when momentum > 0).
-    Returns:
-        ``(new_param, square_avg, grad_avg, momentum_buffer)``; the last two are passed through
-        unchanged when not used.
-
-    Formula (g = grad, or -grad when maximize)::
-
-        g <- g + wd*p
-        v <- alpha*v + (1 - alpha)*g*g
-        a <- a + (1 - alpha)*(g - a)                   (centered)
-        d  = sqrt(v - a*a) + eps  (centered)  |  sqrt(v) + eps
-        b <- mu*b + g/d;  p <- p - lr*b               (momentum > 0)
-        p <- p - lr*g/d                               (momentum == 0)
+        param, square_avg: updated in place (``square_avg`` is the running mean of g*g, ``v``);
+            grad: read only.
+        grad_avg: running mean of g, ``a``, updated in place; needed when centered.
+        momentum_buffer: ``b``, updated in place; needed when momentum > 0.
+        (The state arrays are distinct arrays, zeros before the first step.)
     """
     lr, alpha, eps = float(lr), float(alpha), float(eps)
     weight_decay, momentum = float(weight_decay), float(momentum)
     g = -grad if maximize else grad
     if weight_decay != 0:
         g = g + weight_decay * param
-    v = alpha * square_avg + (1 - alpha) * (g * g)
+    v = square_avg
+    v *= alpha
+    v += (1 - alpha) * (g * g)
     if centered:
-        grad_avg = grad_avg + (1 - alpha) * (g - grad_avg)
-        denom = np.sqrt(v - grad_avg * grad_avg) + eps
+        a = grad_avg
+        a += (1 - alpha) * (g - a)
+        denom = np.sqrt(v - a * a)
     else:
-        denom = np.sqrt(v) + eps
+        denom = np.sqrt(v)
+    denom += eps
     if momentum > 0:
-        momentum_buffer = momentum * momentum_buffer + g / denom
-        return param - lr * momentum_buffer, v, grad_avg, momentum_buffer
-    return param - lr * (g / denom), v, grad_avg, momentum_buffer
+        b = momentum_buffer
+        b *= momentum
+        b += g / denom
+        param -= lr * b
+    else:
+        param -= lr * (g / denom)
+
+
+def rmsprop_update(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray,
+                   grad_avg: np.ndarray | None = None, momentum_buffer: np.ndarray | None = None, *,
+                   lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
+                   momentum: float = 0.0, centered: bool = False, maximize: bool = False):
+    """One RMSprop step as a pure function: :func:`rmsprop_update_` on copies (inputs are not
+    modified; a needed ``grad_avg`` or ``momentum_buffer`` given as None counts as zeros).
+
+    Returns:
+        ``(new_param, square_avg, grad_avg, momentum_buffer)``; the last two are passed through
+        unchanged when not used.
+
+    Example: p=1, g=0.5, v=0, lr=0.01 -> v = 0.01*0.25 = 0.0025, p = 1 - 0.01*0.5/0.05 = 0.9.
+    """
+    param = _param_copy(param)
+    dtype = param.dtype
+    v = _copy_as(square_avg, dtype)
+    if centered:
+        grad_avg = _copy_as(grad_avg, dtype) if grad_avg is not None else np.zeros_like(v)
+    if momentum > 0:
+        momentum_buffer = (_copy_as(momentum_buffer, dtype) if momentum_buffer is not None
+                           else np.zeros_like(v))
+    rmsprop_update_(param, _in_dtype(grad, dtype), v, grad_avg, momentum_buffer, lr=lr, alpha=alpha,
+                    eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered,
+                    maximize=maximize)
+    return param, v, grad_avg, momentum_buffer
 
 
 class RMSprop(Optimizer):
@@ -100,26 +125,9 @@ class RMSprop(Optimizer):
                 state["momentum_buffer"] = np.zeros_like(p.data)
             if group["centered"]:
                 state["grad_avg"] = np.zeros_like(p.data)
-        alpha, wd, mu = group["alpha"], group["weight_decay"], group["momentum"]
         state["step"] += 1
-        if group["maximize"]:
-            g = -g
-        if wd != 0:
-            g = g + wd * p.data
-        v = state["square_avg"]
-        v *= alpha
-        v += (1 - alpha) * (g * g)
-        if group["centered"]:
-            a = state["grad_avg"]
-            a += (1 - alpha) * (g - a)
-            denom = np.sqrt(v - a * a)
-        else:
-            denom = np.sqrt(v)
-        denom += group["eps"]
-        if mu > 0:
-            b = state["momentum_buffer"]
-            b *= mu
-            b += g / denom
-            p.data -= group["lr"] * b
-        else:
-            p.data -= group["lr"] * (g / denom)
+        rmsprop_update_(p.data, g, state["square_avg"], state.get("grad_avg"),
+                        state.get("momentum_buffer"), lr=group["lr"], alpha=group["alpha"],
+                        eps=group["eps"], weight_decay=group["weight_decay"],
+                        momentum=group["momentum"], centered=group["centered"],
+                        maximize=group["maximize"])

@@ -26,31 +26,53 @@ it on a few hundred examples before each pass and then ran per-example updates::
 
 or, as a running average updated at every step (``hessian_beta=0.99`` say): call
 ``opt.accumulate_hessian(loss)`` before ``loss.backward()`` each time.
+
+Given ``curvature`` (a function returning a loss), ``step()`` makes the estimate itself, so a
+plain training loop (or ``fit``) runs the method; the example above is::
+
+    opt = SDLM(model.parameters(), lr=5e-4, mu=0.02, curvature_every=len(examples),
+               curvature=lambda: F.mse_loss(model(x[:500]), y[:500]))
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..autograd import enable_grad
 from .diag_hessian import diag_gauss_newton
-from .optimizer import Optimizer, _check_nonneg
+from .optimizer import Optimizer, _check_nonneg, _in_dtype, _param_copy
 
-__all__ = ["SDLM", "sdlm_update"]
+__all__ = ["SDLM", "sdlm_update", "sdlm_update_"]
+
+
+def sdlm_update_(param: np.ndarray, grad: np.ndarray, hessian: np.ndarray, *, lr: float,
+                 mu: float, weight_decay: float = 0.0, maximize: bool = False) -> None:
+    """One update in place: ``param -= lr / (mu + hessian) * grad``, the rule :class:`SDLM` runs.
+
+    ``param`` is updated in place; ``grad`` and ``hessian`` (the diagonal curvature estimate,
+    same shape, >= 0) are read only. ``grad`` becomes ``-grad`` with ``maximize`` and
+    ``grad + weight_decay * param`` with weight decay (PyTorch's coupled form).
+    """
+    lr, mu, weight_decay = float(lr), float(mu), float(weight_decay)
+    g = -grad if maximize else grad
+    if weight_decay:
+        g = g + weight_decay * param
+    step = g / (mu + hessian)
+    step *= lr
+    param -= step
 
 
 def sdlm_update(param: np.ndarray, grad: np.ndarray, hessian: np.ndarray, *, lr: float,
                 mu: float, weight_decay: float = 0.0, maximize: bool = False) -> np.ndarray:
-    """One update as a pure function: ``param - lr / (mu + hessian) * grad`` (a new array).
+    """One update as a pure function: :func:`sdlm_update_` on a copy of ``param`` (a new array).
 
-    ``grad`` becomes ``-grad`` with ``maximize`` and ``grad + weight_decay * param`` with
-    weight decay (PyTorch's coupled form). ``hessian`` is the diagonal curvature estimate
-    (same shape, >= 0). Example: p = 1, g = 0.5, h = 0.48, lr = 0.01, mu = 0.02:
+    Example: p = 1, g = 0.5, h = 0.48, lr = 0.01, mu = 0.02:
     eta = 0.01 / 0.5 = 0.02, p -> 1 - 0.02 * 0.5 = 0.99.
     """
-    g = -grad if maximize else grad
-    if weight_decay:
-        g = g + weight_decay * param
-    return param - (lr / (mu + hessian)) * g
+    param = _param_copy(param)
+    sdlm_update_(param, _in_dtype(grad, param.dtype), _in_dtype(hessian, param.dtype), lr=lr, mu=mu,
+                 weight_decay=weight_decay, maximize=maximize)
+    return param
 
 
 class SDLM(Optimizer):
@@ -65,6 +87,13 @@ class SDLM(Optimizer):
             a number b in [0, 1) keeps a running average ``h <- b h + (1 - b) h_new``.
         weight_decay: L2 coefficient added to the gradient (``g + wd * p``), default 0.
         maximize: ascend instead of descend.
+        curvature: optional function ``curvature() -> loss`` (a scalar Tensor with its graph,
+            e.g. the loss on a fixed block of examples). Then every ``curvature_every``-th
+            ``step()`` call, the first included, starts by estimating the curvature from it at
+            the current weights (before the update): with ``hessian_beta`` None the new
+            estimate replaces the old one, otherwise it enters the running average. The count
+            starts at construction and is not part of the state dict.
+        curvature_every: steps between two estimates (default 1: every step).
 
     Per parameter p, with h its curvature estimate::
 
@@ -79,10 +108,19 @@ class SDLM(Optimizer):
     """
 
     def __init__(self, params, lr: float = 5e-4, mu: float = 0.02, hessian_beta=None,
-                 weight_decay: float = 0.0, *, maximize: bool = False):
+                 weight_decay: float = 0.0, *, maximize: bool = False, curvature=None,
+                 curvature_every: int = 1):
         defaults = dict(lr=lr, mu=mu, hessian_beta=hessian_beta, weight_decay=weight_decay,
                         maximize=maximize)
         super().__init__(params, defaults)
+        if curvature is not None and not callable(curvature):
+            raise TypeError(f"SDLM: curvature must be a function () -> loss, got {curvature!r}")
+        if isinstance(curvature_every, bool) or not isinstance(curvature_every, int) \
+                or curvature_every < 1:
+            raise ValueError(f"SDLM: curvature_every must be an integer >= 1, "
+                             f"got {curvature_every!r}")
+        self.curvature, self.curvature_every = curvature, curvature_every
+        self._calls = 0
 
     def _check_group(self, group):
         _check_nonneg("SDLM", group, "lr", "mu", "weight_decay")
@@ -141,18 +179,31 @@ class SDLM(Optimizer):
                 return group["lr"] / (group["mu"] + h)
         raise ValueError("SDLM.learning_rates: the tensor is not one of this optimizer's parameters")
 
+    def _estimate_from_curvature(self) -> None:
+        with enable_grad():
+            loss = self.curvature()
+        for group in self.param_groups:
+            if group["hessian_beta"] is None:      # the new estimate replaces the old one
+                for p in group["params"]:
+                    self.state.setdefault(p, {})["hessian_count"] = 0
+        self.accumulate_hessian(loss)
+
     # ---- the step --------------------------------------------------------------------
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; with ``curvature``, on every
+        ``curvature_every``-th call (the first included) re-estimate the curvature first."""
+        if self.curvature is not None and self._calls % self.curvature_every == 0:
+            self._estimate_from_curvature()
+        self._calls += 1
+        return super().step(closure)
+
     def _update(self, p, g, state, group):
         h = state.get("hessian")
         if h is None:
             raise RuntimeError(
                 f"SDLM: parameter of shape {p.shape} has a gradient but no curvature estimate; "
-                "call opt.accumulate_hessian(loss) (before loss.backward()) first")
-        if group["maximize"]:
-            g = -g
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * p.data
+                "call opt.accumulate_hessian(loss) (before loss.backward()) first, or build SDLM "
+                "with curvature=")
         state["step"] = state.get("step", 0) + 1
-        step = g / (group["mu"] + h)
-        step *= group["lr"]
-        p.data -= step
+        sdlm_update_(p.data, g, h, lr=group["lr"], mu=group["mu"],
+                     weight_decay=group["weight_decay"], maximize=group["maximize"])

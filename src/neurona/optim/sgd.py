@@ -4,50 +4,63 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_nonneg
+from .optimizer import Optimizer, _check_nonneg, _copy_as, _in_dtype, _param_copy
 
-__all__ = ["SGD", "sgd_update"]
+__all__ = ["SGD", "sgd_update", "sgd_update_"]
 
 _FORMS = ("pytorch", "thesis")
+
+
+def sgd_update_(param: np.ndarray, grad: np.ndarray, momentum_buffer: np.ndarray | None = None, *,
+                lr: float, momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
+                nesterov: bool = False, maximize: bool = False, weight_decay_form: str = "pytorch"):
+    """One SGD step in place: the rule :class:`SGD` runs (its docstring gives it as pseudo-code).
+
+    Args:
+        param: updated in place; grad: read only (same shape and dtype as param).
+        momentum_buffer: the buffer ``b``, updated in place; None before the first step.
+        weight_decay_form: ``'pytorch'`` adds ``wd*p`` to the gradient (so the decay goes through
+            momentum); ``'thesis'`` shrinks the parameter directly, ``p <- (1 - lr*wd) p - lr*u``.
+    Returns:
+        the momentum buffer: ``momentum_buffer`` itself, a new array on the first step, or None
+        when ``momentum == 0``.
+    """
+    lr, momentum, dampening, weight_decay = float(lr), float(momentum), float(dampening), float(weight_decay)
+    if weight_decay_form not in _FORMS:
+        raise ValueError(f"sgd_update: weight_decay_form must be one of {_FORMS}, got {weight_decay_form!r}")
+    thesis = weight_decay_form == "thesis"
+    g = -grad if maximize else grad
+    if weight_decay != 0 and not thesis:
+        g = g + weight_decay * param
+    buf = None
+    if momentum != 0:
+        buf = momentum_buffer
+        if buf is None:
+            buf = g.copy()
+        else:
+            buf *= momentum
+            buf += (1 - dampening) * g
+        g = g + momentum * buf if nesterov else buf
+    if weight_decay != 0 and thesis:
+        param *= 1 - lr * weight_decay
+    param -= lr * g
+    return buf
 
 
 def sgd_update(param: np.ndarray, grad: np.ndarray, momentum_buffer: np.ndarray | None = None, *,
                lr: float, momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
                nesterov: bool = False, maximize: bool = False, weight_decay_form: str = "pytorch"):
-    """One SGD step as a pure function (inputs are not modified).
+    """One SGD step as a pure function: :func:`sgd_update_` on copies (inputs are not modified).
 
-    Args:
-        param, grad: arrays of the same shape.
-        momentum_buffer: the previous buffer ``b`` (None before the first step).
-        weight_decay_form: ``'pytorch'`` adds ``wd*p`` to the gradient (so the decay goes through
-            momentum); ``'thesis'`` shrinks the parameter directly, ``p <- (1 - lr*wd) p - lr*u``.
-    Returns:
-        ``(new_param, new_buffer)``; ``new_buffer`` is None when ``momentum == 0``.
-
-    Formula (g = grad, or -grad when maximize)::
-
-        g <- g + wd*p                               ('pytorch' form only)
-        b <- g (first step)  |  b <- mu*b + (1 - dampening)*g
-        u <- g + mu*b (nesterov)  |  u <- b (momentum)  |  u <- g (momentum == 0)
-        p <- p - lr*u                               ('pytorch')
-        p <- (1 - lr*wd)*p - lr*u                   ('thesis')
+    Returns ``(new_param, new_buffer)``; ``new_buffer`` is None when ``momentum == 0``.
+    Example: p=1, g=0.5, lr=0.1, momentum=0.9, previous buffer 1 -> b = 0.9 + 0.5 = 1.4,
+    p = 1 - 0.14 = 0.86.
     """
-    lr, momentum, dampening, weight_decay = float(lr), float(momentum), float(dampening), float(weight_decay)
-    if weight_decay_form not in _FORMS:
-        raise ValueError(f"sgd_update: weight_decay_form must be one of {_FORMS}, got {weight_decay_form!r}")
-    g = -grad if maximize else grad
-    if weight_decay != 0 and weight_decay_form == "pytorch":
-        g = g + weight_decay * param
-    buf = None
-    if momentum != 0:
-        if momentum_buffer is None:
-            buf = g.copy()
-        else:
-            buf = momentum * momentum_buffer + (1 - dampening) * g
-        g = g + momentum * buf if nesterov else buf
-    if weight_decay != 0 and weight_decay_form == "thesis":
-        return (1 - lr * weight_decay) * param - lr * g, buf
-    return param - lr * g, buf
+    param = _param_copy(param)
+    buf = sgd_update_(param, _in_dtype(grad, param.dtype), _copy_as(momentum_buffer, param.dtype),
+                      lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                      nesterov=nesterov, maximize=maximize, weight_decay_form=weight_decay_form)
+    return param, buf
 
 
 class SGD(Optimizer):
@@ -112,20 +125,9 @@ class SGD(Optimizer):
                 f"SGD: weight_decay_form must be one of {_FORMS}, got {group['weight_decay_form']!r}")
 
     def _update(self, p, g, state, group):
-        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
-        thesis = group["weight_decay_form"] == "thesis"
-        if group["maximize"]:
-            g = -g
-        if wd != 0 and not thesis:
-            g = g + wd * p.data
-        if mu != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = g.copy()
-            else:
-                buf *= mu
-                buf += (1 - group["dampening"]) * g
-            g = g + mu * buf if group["nesterov"] else buf
-        if wd != 0 and thesis:
-            p.data *= 1 - lr * wd
-        p.data -= lr * g
+        buf = sgd_update_(p.data, g, state.get("momentum_buffer"), lr=group["lr"],
+                          momentum=group["momentum"], dampening=group["dampening"],
+                          weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+                          maximize=group["maximize"], weight_decay_form=group["weight_decay_form"])
+        if buf is not None:
+            state["momentum_buffer"] = buf

@@ -34,11 +34,7 @@ def register(experiment: Experiment) -> Experiment:
 
 def _load_all():
     for name in _MODULES:
-        try:
-            importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"{__name__}.{name}":
-                raise
+        importlib.import_module(f"{__name__}.{name}")
 
 
 def experiments() -> dict:

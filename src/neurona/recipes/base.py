@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..train.callbacks import Callback
 
 
@@ -197,8 +198,8 @@ def resume_fit(workdir, build, fit):
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     if ckpt.exists():
         model = load(ckpt)
-        curves, seconds = model.extra["curves"], float(model.extra["seconds"])
-        initial = int(model.training_state["epoch"])
+        curves, seconds = model.trainer.extra["curves"], float(model.trainer.extra["seconds"])
+        initial = int(model.trainer.state["epoch"])
     else:
         model, curves, seconds, initial = build(), {}, 0.0, 0
     cb = EpochCheckpoint(ckpt, curves, seconds)
@@ -217,14 +218,8 @@ def _run_dict(r: RunResult) -> dict:
 
 
 def save_run(result: RunResult, path) -> None:
-    """Write one seed's RunResult as JSON, atomically (a temporary file, then rename)."""
-    import os
-    from pathlib import Path
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_run_dict(result), default=_json_default))
-    os.replace(tmp, path)
+    """Write one seed's RunResult as JSON, atomically."""
+    atomic_write(path, json.dumps(_run_dict(result), default=_json_default), make_parents=True)
 
 
 def load_run(path) -> RunResult:
@@ -260,10 +255,10 @@ def write_outputs(experiment: Experiment, results: list, rows: list, out_dir, qu
     for r in results:
         for note in r.notes:
             body += ["", f"- {note}"]
-    md.write_text("\n".join(body) + "\n")
+    atomic_write(md, "\n".join(body) + "\n")
     paths.append(md)
     js = out / f"{experiment.id}.json"
-    js.write_text(json.dumps({
+    atomic_write(js, json.dumps({
         "id": experiment.id, "title": experiment.title, "source": experiment.source,
         "settings": experiment.settings, "quick": quick,
         "rows": [dataclasses.asdict(r) for r in rows],

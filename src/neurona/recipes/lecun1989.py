@@ -30,10 +30,9 @@ import numpy as np
 import neurona
 from .. import functional as F
 from .. import optim, zoo
-from .. import backend
-from ..autograd import no_grad
-from ..data import transforms, zipcode
+from ..data import DataLoader, TensorDataset, transforms, zipcode
 from ..tensor import Tensor
+from ..train import Callback, LearningRateScheduler
 from . import register
 from .base import Experiment, Published, RunResult
 
@@ -85,76 +84,79 @@ def _init_2022(model):
 
 
 def _evaluate(model, split, loss_kind, chunk=2048):
-    """``(loss, error %, misses)`` on a whole split, in eval mode without a graph."""
+    """``(loss, error %, misses)`` on a whole split: the outputs in eval mode without a graph
+    (``predict``), the loss in float64."""
     x, t, labels = split
-    outs = []
-    was_training = model.training
-    model.eval()
-    device = backend.module_device(model)
-    with no_grad():
-        for i in range(0, len(x), chunk):
-            batch = Tensor._wrap(backend.to_device(x[i:i + chunk], device), False)
-            outs.append(backend.to_numpy(model(batch).data))
-    model.train(was_training)
-    out = np.concatenate(outs)
+    out = model.predict(x, batch_size=chunk).astype(np.float64)
     if loss_kind == "mse":
-        loss = float(np.mean((out.astype(np.float64) - t) ** 2))
+        loss = F.mse_loss(Tensor(out), t)
     else:
-        z = out.astype(np.float64)
-        z = z - z.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        loss = float(-logp[np.arange(len(labels)), labels].mean())
+        loss = F.cross_entropy(Tensor(out), labels)
     misses = int((out.argmax(axis=1) != labels).sum())
-    return loss, 100.0 * misses / len(labels), misses
+    return float(loss.item()), 100.0 * misses / len(labels), misses
 
 
-def _on_model_device(model, *arrays):
-    """The arrays on the model's device, copied once (not per step)."""
-    device = backend.module_device(model)
-    return [backend.to_device(a, device) for a in arrays]
+CURVES = ("train_loss", "train_error", "train_misses", "test_loss", "test_error",
+          "test_misses", "pass_seconds")
+
+
+class PassRecord(Callback):
+    """After every pass: its training seconds and, on the full training and test sets, the
+    loss, error % and misses, added to the epoch's logs (``History`` records them)."""
+
+    def __init__(self, data, loss_kind, log=None):
+        super().__init__()
+        self.data, self.loss_kind, self.log = data, loss_kind, log
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["pass_seconds"] = time.perf_counter() - self._start
+        for name in ("train", "test"):
+            lo, err, miss = _evaluate(self.model, self.data[name], self.loss_kind)
+            logs.update({f"{name}_loss": lo, f"{name}_error": err, f"{name}_misses": miss})
+        if self.log is not None:
+            self.log(f"pass {epoch + 1}/{self.params['epochs']}: train loss "
+                     f"{logs['train_loss']:.6f} error {logs['train_error']:.2f}% "
+                     f"({logs['train_misses']} misses), test loss {logs['test_loss']:.6f} error "
+                     f"{logs['test_error']:.2f}% ({logs['test_misses']} misses), "
+                     f"{logs['pass_seconds']:.1f} s")
+
+
+class ShiftEachPass(Callback):
+    """Redraw the shifts of the whole training set once per pass, before the pass starts
+    (independent per image, like the 2022 per-example draw, from one generator ``rng``)."""
+
+    def __init__(self, dataset, x, augment, rng):
+        super().__init__()
+        self.dataset, self.x, self.augment, self.rng = dataset, x, augment, rng
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.dataset.arrays = (self.augment(self.x, self.rng),) + self.dataset.arrays[1:]
 
 
 def _train(model, opt, data, passes, loss_kind, batch_size=1, augment=None, scheduler=None,
-           rng=None, log=None):
-    """The lean training loop: per step one forward, ``zero_grad``, backward and ``step`` on
-    examples in the stored order (``batch_size`` 1: per-example SGD; the whole set: full
-    batch). ``augment(x, rng)`` redraws the whole training set's shifts once per pass
-    (independent per image, like the 2022 per-example draw). Evaluates after every pass."""
+           rng=None, log=None, callbacks=(), keys=CURVES):
+    """``fit`` in the stored order (``batch_size`` 1: per-example SGD; the whole set: full
+    batch), evaluated after every pass; ``augment(x, rng)`` shifts the whole training set
+    anew before each pass; ``scheduler`` steps after each pass; ``callbacks`` run before the
+    pass is timed and evaluated. Returns the curves ``keys`` of the history."""
     x, t, labels = data["train"]
+    model.compile(optimizer=opt, loss="mse" if loss_kind == "mse" else "cross_entropy")
     target = t if loss_kind == "mse" else labels
-    loss_fn = F.mse_loss if loss_kind == "mse" else F.cross_entropy
-    curves = {k: [] for k in ("train_loss", "train_error", "train_misses", "test_loss",
-                              "test_error", "test_misses", "pass_seconds")}
-    for p in range(passes):
-        model.train()
-        xs = x if augment is None else augment(x, rng)
-        xs, target_d = _on_model_device(model, xs, target)
-        start = time.perf_counter()
-        for i in range(0, len(xs), batch_size):
-            out = model(Tensor._wrap(xs[i:i + batch_size], False))
-            loss = loss_fn(out, Tensor._wrap(target_d[i:i + batch_size], False))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        curves["pass_seconds"].append(time.perf_counter() - start)
-        if scheduler is not None:
-            scheduler.step()
-        _record_pass(model, data, loss_kind, curves, p, passes, log)
-    return curves
-
-
-def _record_pass(model, data, loss_kind, curves, p, passes, log):
-    """Evaluate on the full train and test sets after pass ``p``; append to ``curves``; log."""
-    for name in ("train", "test"):
-        lo, err, miss = _evaluate(model, data[name], loss_kind)
-        curves[f"{name}_loss"].append(lo)
-        curves[f"{name}_error"].append(err)
-        curves[f"{name}_misses"].append(miss)
-    if log is not None:
-        log(f"pass {p + 1}/{passes}: train loss {curves['train_loss'][-1]:.6f} error "
-            f"{curves['train_error'][-1]:.2f}% ({curves['train_misses'][-1]} misses), test "
-            f"loss {curves['test_loss'][-1]:.6f} error {curves['test_error'][-1]:.2f}% "
-            f"({curves['test_misses'][-1]} misses), {curves['pass_seconds'][-1]:.1f} s")
+    cbs = [*callbacks, PassRecord(data, loss_kind, log)]
+    if scheduler is not None:
+        cbs.append(LearningRateScheduler(scheduler))
+    if augment is None:
+        hist = model.fit(x, target, batch_size=batch_size, epochs=passes, shuffle=False,
+                         verbose=0, callbacks=cbs)
+    else:
+        train = TensorDataset(x, target)
+        cbs.insert(0, ShiftEachPass(train, x, augment, rng))
+        hist = model.fit(DataLoader(train, batch_size=batch_size), epochs=passes, verbose=0,
+                         callbacks=cbs)
+    return {k: hist.history[k] for k in keys}
 
 
 def _result(curves, notes):
@@ -256,7 +258,7 @@ def overlay_figure(out_dir):
     """``lecun1989-overlay.png``: test error per pass of every variant whose JSON
     (``<id>.json``, written by ``neurona reproduce``) is in ``out_dir`` (mean over its runs),
     passes on a log scale (23 to 200 passes side by side)."""
-    from .plots import _pyplot
+    from .plots import _pyplot, save_figure
     plt = _pyplot()
     out = Path(out_dir)
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
@@ -277,10 +279,7 @@ def overlay_figure(out_dir):
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    target = out / "lecun1989-overlay.png"
-    fig.savefig(target)
-    plt.close(fig)
-    return target
+    return save_figure(fig, out / "lecun1989-overlay.png")
 
 
 # ---------------------------------------------------------------------------- registry

@@ -26,20 +26,22 @@ With the curvatures of this network (0.001-0.4) the per-weight steps range from 
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 
 import neurona
+from .. import backend
 from .. import functional as F
 from .. import nn, optim, zoo
 from ..tensor import Tensor
+from ..train import Callback
 from . import register
 from .base import Experiment, Published
-from .lecun1989 import (QUICK_TRAIN, SOURCE_2022, _data, _init_2022, _on_model_device, _record_pass,
-                        _result)
+from .lecun1989 import CURVES, QUICK_TRAIN, SOURCE_2022, _data, _init_2022, _result, _train
 
-__all__ = ["run_paper", "train_sdlm"]
+__all__ = ["run_paper", "train_sdlm", "curvature_blocks"]
 
 HESSIAN_EXAMPLES = 500
 # LeNet-5's global-step schedule (LeCun et al. 1998: 5e-4 for 2 passes, 2e-4 for 3, 1e-4 for 3,
@@ -48,46 +50,46 @@ LENET5_SCHEDULE = [1.0] * 2 + [0.4] * 3 + [0.2] * 3 + [0.1] * 4 + [0.02] * 100
 SCHEDULES = {"constant": None, "lenet5": LENET5_SCHEDULE}
 
 
-def train_sdlm(model, opt, data, passes, hessian_examples=HESSIAN_EXAMPLES, log=None,
-               schedule=None):
-    """Per-example SDLM training in the stored order, evaluated after every pass.
+def curvature_blocks(model, x, t, m):
+    """``curvature()`` for :class:`optim.SDLM`: at each call the mean squared error on the next
+    block of ``m`` training digits (block k: digits k·m to k·m + m − 1, cycling through the
+    set); the mean over the block makes the estimate the per-example average."""
+    n, calls = len(x), itertools.count()
+    device = backend.module_device(model)
 
-    Before each pass the curvature estimate is replaced by the average over
-    ``hessian_examples`` training digits (a different block each pass, cycling through the
-    set): one batched forward, ``mse_loss`` (its mean over the block is the per-example
-    average) and the second backward sweep. ``schedule``: factors of each group's initial
-    ``lr`` per pass (the last one repeats), or None for a constant ``lr``.
+    def curvature():
+        block = (np.arange(m) + next(calls) * m) % n
+        return F.mse_loss(model(Tensor(x[block], device=device)),
+                          Tensor(t[block], device=device))
+    return curvature
+
+
+class HessianMean(Callback):
+    """Adds ``hessian_mean`` to each pass's logs: the mean curvature estimate, averaged over
+    the parameters."""
+
+    def __init__(self, opt):
+        super().__init__()
+        self.opt = opt
+
+    def on_epoch_end(self, epoch, logs=None):
+        means = [state["hessian"].mean() for state in self.opt.state.values()]
+        logs["hessian_mean"] = float(np.mean(means))
+
+
+def train_sdlm(model, opt, data, passes, log=None, schedule=None):
+    """Per-example training with ``fit`` in the stored order, evaluated after every pass.
+
+    ``opt``: an :class:`optim.SDLM` that re-estimates its curvature itself at the start of
+    every pass (``curvature=curvature_blocks(...)``, ``curvature_every`` = the training set's
+    size). ``schedule``: factors of each group's initial ``lr`` per pass (the last one
+    repeats), or None for a constant ``lr``.
     """
-    import time
-
-    x, t, _ = data["train"]
-    n = len(x)
-    m = min(hessian_examples, n)
-    curves = {k: [] for k in ("train_loss", "train_error", "train_misses", "test_loss",
-                              "test_error", "test_misses", "pass_seconds", "hessian_mean")}
-    base_lrs = [g["lr"] for g in opt.param_groups]
-    x, t = _on_model_device(model, x, t)
-    for p in range(passes):
-        if schedule is not None:
-            for g, lr in zip(opt.param_groups, base_lrs):
-                g["lr"] = lr * schedule[min(p, len(schedule) - 1)]
-        model.train()
-        start = time.perf_counter()
-        block = (np.arange(m) + p * m) % n
-        opt.reset_hessian()
-        opt.accumulate_hessian(F.mse_loss(model(Tensor._wrap(x[block], False)),
-                                          Tensor._wrap(t[block], False)))
-        for i in range(n):
-            loss = F.mse_loss(model(Tensor._wrap(x[i:i + 1], False)),
-                              Tensor._wrap(t[i:i + 1], False))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        curves["pass_seconds"].append(time.perf_counter() - start)
-        hs = [s["hessian"] for s in opt.state.values()]
-        curves["hessian_mean"].append(float(np.mean([h.mean() for h in hs])))
-        _record_pass(model, data, "mse", curves, p, passes, log)
-    return curves
+    sched = None
+    if schedule is not None:
+        sched = optim.lr_scheduler.LambdaLR(opt, lambda p: schedule[min(p, len(schedule) - 1)])
+    return _train(model, opt, data, passes, "mse", scheduler=sched, log=log,
+                  callbacks=[HessianMean(opt)], keys=(*CURVES, "hessian_mean"))
 
 
 def run_paper(seed=0, quick=False, epochs=None, lr=1e-3, mu=0.02, passes=23,
@@ -107,10 +109,12 @@ def run_paper(seed=0, quick=False, epochs=None, lr=1e-3, mu=0.02, passes=23,
         notes.append("initial weights: the 2022 script's (the faithful run's)")
     else:
         notes.append(f"initial weights: neurona's generator, seed {1337 + seed}")
-    opt = optim.SDLM(model.parameters(), lr=lr, mu=mu)
+    x, t, _ = data["train"]
+    opt = optim.SDLM(model.parameters(), lr=lr, mu=mu, curvature_every=len(x),
+                     curvature=curvature_blocks(model, x, t, min(hessian_examples, len(x))))
     passes = 1 if quick else (epochs or passes)
     log = None if quick else (lambda msg: print(msg, flush=True))
-    curves = train_sdlm(model, opt, data, passes, hessian_examples, log, SCHEDULES[schedule])
+    curves = train_sdlm(model, opt, data, passes, log, SCHEDULES[schedule])
     result = _result(curves, notes)
     # the smallest and largest per-weight step of the last estimate, over all parameters
     steps = [opt.learning_rates(p) for p in model.parameters()]

@@ -20,6 +20,16 @@ def _pyplot():
     return plt
 
 
+def save_figure(fig, path):
+    """Write a matplotlib figure to ``path`` atomically (format from the suffix) and close it."""
+    from pathlib import Path
+    from ..atomic import atomic_open
+    with atomic_open(path) as f:
+        fig.savefig(f, format=Path(path).suffix.lstrip(".") or "png")
+    _pyplot().close(fig)
+    return path
+
+
 def curves_figure(path, series: dict, title: str, ylabel: str, xlabel: str = "epoch",
                   logy: bool = False):
     """One PNG with a line per series; ``series``: label -> list of runs (each a list of
@@ -45,6 +55,4 @@ def curves_figure(path, series: dict, title: str, ylabel: str, xlabel: str = "ep
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

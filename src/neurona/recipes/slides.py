@@ -21,11 +21,11 @@ import numpy as np
 
 from .. import functional as F
 from .. import nn, optim, zoo
-from ..autograd import no_grad
-from ..data import mnist, toy
+from ..data import DataLoader, mnist, toy
 from ..data import preprocess as P
 from ..random import manual_seed
 from ..tensor import tensor
+from ..train import Callback
 from . import register
 from .base import Experiment, Published, RunResult, resume_fit
 
@@ -205,6 +205,7 @@ def _autograd(x, d):
             "dW1": fc1.weight.grad, "db1": fc1.bias.grad}
 
 
+# no training, so no fit: the experiment is one gradient, by hand formulas and by autograd
 def delta_example() -> dict:
     """The δ example computed twice: by the slides' hand formulas and by neurona's autograd
     (δ^m = ``u^m.grad`` after ``retain_grad``). Returns ``{case: {'hand': {...},
@@ -295,9 +296,25 @@ TARGETS = {"logreg": None, "mlp": 0.1}
 METHODS = ("gd", "sgd", "lbfgs")
 
 
-def _full_loss(model, loss_fn, x, t):
-    with no_grad():
-        return float(loss_fn(model(tensor(x)), tensor(t)).item())
+class _Trace(Callback):
+    """One iteration per epoch: the full-data gradient evaluations so far (``evals(previous)``),
+    the training loss on the whole set and the seconds since training started."""
+
+    def __init__(self, x, t, evals):
+        super().__init__()
+        self.x, self.t, self.count = x, t, evals
+
+    def _loss(self):
+        return self.model.evaluate(self.x, self.t, batch_size=len(self.x))["loss"]
+
+    def on_train_begin(self, logs=None):
+        self.evals, self.losses, self.times = [0], [self._loss()], [0.0]
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self._start)
+        self.evals.append(self.count(self.evals[-1]))
+        self.losses.append(self._loss())
 
 
 def _optimize(method, problem, seed, quick, iters):
@@ -305,46 +322,23 @@ def _optimize(method, problem, seed, quick, iters):
     (``evals``: full-data gradient evaluations so far; an SGD 'iteration' is one epoch)."""
     make, _, lr_gd, lr_sgd = _PROBLEMS[problem]
     model, (x, t), test, loss_fn, acc = make(seed, quick)
-    xt, tt = tensor(x), tensor(t)
     params = list(model.parameters())
-    evals, losses, times = [0], [_full_loss(model, loss_fn, x, t)], [0.0]
-    start = time.perf_counter()
     if method == "lbfgs":
         opt = optim.LBFGS(params, lr=1, max_iter=1, history_size=20, line_search_fn="strong_wolfe")
-
-        def closure():
-            opt.zero_grad()
-            loss = loss_fn(model(xt), tt)
-            loss.backward()
-            return loss
-    elif method == "gd":
-        opt = optim.SGD(params, lr=lr_gd)
+        trace = _Trace(x, t, lambda _: opt.state[params[0]]["func_evals"])
     else:
-        opt = optim.SGD(params, lr=lr_sgd)
-        rng = np.random.default_rng(seed)
-    for _ in range(iters):
-        if method == "lbfgs":
-            opt.step(closure)
-            n_eval = opt.state[params[0]]["func_evals"]
-        elif method == "gd":
-            opt.zero_grad()
-            loss_fn(model(xt), tt).backward()
-            opt.step()
-            n_eval = evals[-1] + 1
-        else:
-            order = rng.permutation(len(x))
-            for i in range(0, len(x), 32):
-                idx = order[i:i + 32]
-                opt.zero_grad()
-                loss_fn(model(tensor(x[idx])), tensor(t[idx])).backward()
-                opt.step()
-            n_eval = evals[-1] + 1
-        times.append(time.perf_counter() - start)
-        evals.append(n_eval)
-        losses.append(_full_loss(model, loss_fn, x, t))
-    with no_grad():
-        test_acc = acc(model(tensor(test[0])).cpu().numpy(), test[1])
-    return evals, losses, times, test_acc
+        opt = optim.SGD(params, lr=lr_gd if method == "gd" else lr_sgd)
+        trace = _Trace(x, t, lambda previous: previous + 1)
+    model.compile(opt, loss=loss_fn)
+    if method == "sgd":
+        batches = DataLoader((x, t), batch_size=32, shuffle=True,
+                             generator=np.random.default_rng(seed))
+        model.fit(batches, epochs=iters, verbose=0, callbacks=[trace])
+    else:                                               # one full-batch step an epoch
+        model.fit(x, t, batch_size=len(x), epochs=iters, shuffle=False, verbose=0,
+                  callbacks=[trace])
+    test_acc = acc(model.predict(test[0], batch_size=len(test[0])), test[1])
+    return trace.evals, trace.losses, trace.times, test_acc
 
 
 def first_vs_second_order(seed=0, quick=False, iters=None) -> dict:
@@ -394,7 +388,7 @@ def _lbfgs_run(seed=0, quick=False, epochs=None) -> RunResult:
 
 
 def _lbfgs_figures(results, out_dir):
-    from .plots import _pyplot
+    from .plots import _pyplot, save_figure
     plt = _pyplot()
     out, paths = Path(out_dir), []
     r = results[0]
@@ -412,10 +406,7 @@ def _lbfgs_figures(results, out_dir):
             ax.legend()
         fig.suptitle(f"first vs second order: {title}")
         fig.tight_layout()
-        path = out / f"slides-lbfgs_{problem}.png"
-        fig.savefig(path)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_figure(fig, out / f"slides-lbfgs_{problem}.png"))
     return paths
 
 
@@ -444,34 +435,53 @@ register(Experiment(
 RESTARTS, RESTART_ITERS, RESTART_LR = 200, 10000, 2.0
 
 
+class StackedXOR(nn.Module):
+    """k XOR 2-2-1 sigmoid networks (with biases) side by side, as stacks of weights:
+    inputs (N, 2) -> outputs (k, N, 1) by batched matmuls, network by network."""
+
+    def __init__(self, w1, b1, w2, b2):
+        super().__init__()
+        self.w1, self.b1 = nn.Parameter(w1), nn.Parameter(b1)        # (k, 2, 2), (k, 1, 2)
+        self.w2, self.b2 = nn.Parameter(w2), nn.Parameter(b2)        # (k, 2, 1), (k, 1, 1)
+
+    def forward(self, x):
+        hidden = F.sigmoid(F.matmul(x, self.w1) + self.b1)
+        return F.sigmoid(F.matmul(hidden, self.w2) + self.b2)
+
+
+class PerNetworkLoss:
+    """J = 1/N sum (d - y)^2 of each network, summed into one loss so that every network
+    gets its own gradient; ``curves[:, i]`` keeps the k values of the i-th call."""
+
+    def __init__(self, k, iters):
+        self.curves, self.calls = np.empty((k, iters)), 0
+
+    def __call__(self, y, d):
+        per_net = ((d - y) ** 2).mean(dim=(1, 2))                  # (k,)
+        self.curves[:, self.calls] = per_net.cpu().numpy()
+        self.calls += 1
+        return per_net.sum()
+
+
 def random_restarts(k=RESTARTS, iters=RESTART_ITERS, lr=RESTART_LR, seed=0):
     """Train ``k`` XOR 2-2-1 sigmoid networks (with biases) from independent N(0, 1) starts
     by full-batch gradient descent on J = 1/N sum (d - y)^2; returns the final losses (k,),
     the final accuracies (%) (k,) and the loss curves (k, iters).
 
-    The k networks are trained at once as a batch of weight stacks (batched matmul), each
-    with its own loss, so their gradients do not mix."""
+    The k networks are trained at once (:class:`StackedXOR`), each with its own loss, so
+    their gradients do not mix: one ``fit`` epoch is one step of all of them."""
     x, d = toy.xor()
-    x, d = tensor(x.astype(np.float64)), tensor(d.astype(np.float64))
+    x, d = x.astype(np.float64), d.astype(np.float64)
     rng = np.random.default_rng(seed)
-    w1, b1 = rng.standard_normal((k, 2, 2)), rng.standard_normal((k, 1, 2))
-    w2, b2 = rng.standard_normal((k, 2, 1)), rng.standard_normal((k, 1, 1))
-    params = [tensor(a, requires_grad=True) for a in (w1, b1, w2, b2)]
-    opt = optim.SGD(params, lr=lr)
-    W1, B1, W2, B2 = params
-    curves = np.empty((k, iters))
-    for i in range(iters):
-        opt.zero_grad()
-        y = F.sigmoid(F.matmul(F.sigmoid(F.matmul(x, W1) + B1), W2) + B2)   # (k, 4, 1)
-        per_net = ((d - y) ** 2).mean(dim=(1, 2))                            # (k,)
-        curves[:, i] = per_net.cpu().numpy()
-        per_net.sum().backward()
-        opt.step()
-    with no_grad():
-        y = F.sigmoid(F.matmul(F.sigmoid(F.matmul(x, W1) + B1), W2) + B2).cpu().numpy()
-        final = ((d.cpu().numpy() - y) ** 2).mean(axis=(1, 2))
-    acc = 100.0 * ((y > 0.5) == (d.cpu().numpy() > 0.5)).mean(axis=(1, 2))
-    return final, acc, curves
+    model = StackedXOR(rng.standard_normal((k, 2, 2)), rng.standard_normal((k, 1, 2)),
+                       rng.standard_normal((k, 2, 1)), rng.standard_normal((k, 1, 1)))
+    loss = PerNetworkLoss(k, iters)
+    model.compile(optim.SGD(model.parameters(), lr=lr), loss=loss)
+    model.fit(x, d, batch_size=len(x), epochs=iters, shuffle=False, verbose=0)
+    y = model.predict(x)
+    final = ((d - y) ** 2).mean(axis=(1, 2))
+    acc = 100.0 * ((y > 0.5) == (d > 0.5)).mean(axis=(1, 2))
+    return final, acc, loss.curves
 
 
 # loss bands: global minimum (all four right, J ~ 0), then the usual stuck values
@@ -504,7 +514,7 @@ def _restarts_run(seed=0, quick=False, epochs=None) -> RunResult:
 
 
 def _restarts_figures(results, out_dir):
-    from .plots import _pyplot
+    from .plots import _pyplot, save_figure
     plt = _pyplot()
     r = results[0]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
@@ -524,10 +534,7 @@ def _restarts_figures(results, out_dir):
     for ax in axes:
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = Path(out_dir) / "slides-restarts.png"
-    fig.savefig(path)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, Path(out_dir) / "slides-restarts.png")]
 
 
 _RESTART_SRC = "slides (002), irregular error surfaces"

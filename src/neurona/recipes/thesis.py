@@ -190,8 +190,5 @@ for _id in MLP_EXPERIMENTS:
 
 from . import thesis_cnn, thesis_saturation  # noqa: E402,F401  (they register lenet5, saturation)
 
-try:  # chapters 3–4, written separately; it imports the builders above from this module
-    from . import thesis_extra  # noqa: E402,F401
-except ModuleNotFoundError as _err:
-    if _err.name != f"{__package__}.thesis_extra":
-        raise
+# chapters 3–4 (thesis_extra imports the builders above from this module)
+from . import thesis_extra  # noqa: E402,F401

@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from .. import functional as F
-from .. import optim, zoo
-from ..autograd import no_grad
-from ..data import mnist
+from .. import nn, optim, zoo
+from ..data import DataLoader, mnist
 from ..data import preprocess as P
 from ..random import manual_seed
 from ..tensor import Tensor
 from . import register
 from .base import Experiment, Published, RunResult
+from .thesis_mlp import ThesisCurves
 
 __all__ = ["lenet5_data", "train_lenet5", "LENET_QUICK"]
 
@@ -43,23 +43,22 @@ def lenet5_data(seed: int = 0):
 
 
 def _evaluate(model, x, y, batch_size=1000):
-    model.eval()
     correct, total = 0, 0.0
-    with no_grad():
+    with nn.eval_mode(model):
         for i in range(0, len(x), batch_size):
             out = model(Tensor(x[i:i + batch_size]))
             total += float(F.nll_loss(out, y[i:i + batch_size], reduction="sum").item())
             correct += int((out.cpu().numpy().argmax(axis=1) == y[i:i + batch_size]).sum())
-    model.train()
     return 100.0 * correct / len(x), total / len(x)
 
 
 def train_lenet5(seed=0, quick=False, epochs=None, lr=0.1, batch_size=32, model=None,
-                 transform=None, log=None) -> RunResult:
-    """Train LeNet-5 the thesis's way; curves 'val_acc' (%), 'val_loss' (mean NLL),
-    'train_loss' (mean batch loss) per epoch. ``model`` defaults to ``zoo.lenet5()`` built
-    after ``neurona.manual_seed(seed)``; ``transform(x_batch, rng)`` is applied to each
-    training batch (e.g. augmentation). Quick mode: ``LENET_QUICK``."""
+                 transform=None, callbacks=None, verbose=0) -> RunResult:
+    """Train LeNet-5 the thesis's way with ``model.fit``; curves 'val_acc' (%), 'val_loss'
+    (mean NLL), 'train_loss' (mean batch loss) per epoch. ``model`` defaults to
+    ``zoo.lenet5()`` built after ``neurona.manual_seed(seed)``; ``transform(x_batch, rng)``
+    is applied to each training batch by the ``DataLoader`` (e.g. augmentation);
+    ``callbacks`` and ``verbose`` go to ``fit``. Quick mode: ``LENET_QUICK``."""
     start = time.perf_counter()
     (xt, yt), (xv, yv) = lenet5_data(seed)
     if quick:
@@ -69,35 +68,25 @@ def train_lenet5(seed=0, quick=False, epochs=None, lr=0.1, batch_size=32, model=
     if model is None:
         manual_seed(seed)
         model = zoo.lenet5()
-    opt = optim.SGD(model.parameters(), lr=lr)
-    rng = np.random.default_rng([seed, 5])
-    curves = {"val_acc": [], "val_loss": [], "train_loss": []}
-    model.train()
-    for epoch in range(1, epochs + 1):
-        order = rng.permutation(len(xt))
-        losses = []
-        for i in range(0, len(xt), batch_size):
-            idx = order[i:i + batch_size]
-            xb = xt[idx] if transform is None else transform(xt[idx], rng)
-            opt.zero_grad()
-            loss = F.nll_loss(model(Tensor(xb)), yt[idx])
-            losses.append(float(loss.item()))
-            loss.backward()
-            opt.step()
-        acc, vloss = _evaluate(model, xv, yv)
-        curves["val_acc"].append(acc)
-        curves["val_loss"].append(vloss)
-        curves["train_loss"].append(float(np.mean(losses)))
-        if log is not None:
-            log(f"epoch: {epoch:2d} | trng loss: {curves['train_loss'][-1]:.3f} | "
-                f"test loss: {vloss:.3f} | acc: {acc / 100:.3f}")
+    tracker = ThesisCurves(lambda m: _evaluate(m, xv, yv))
+    model.compile(optimizer=optim.SGD(model.parameters(), lr=lr),
+                  loss=lambda out, y: tracker.track(F.nll_loss(out, y)))
+    loader = DataLoader((xt, yt), batch_size=batch_size, shuffle=True, transform=transform,
+                        generator=np.random.default_rng([seed, 5]))
+    history = model.fit(loader, epochs=epochs, callbacks=[tracker, *(callbacks or [])],
+                        verbose=verbose)
+    return _lenet_result(history.history, time.perf_counter() - start)
+
+
+def _lenet_result(history, seconds) -> RunResult:
+    curves = {k: history[k] for k in ("val_acc", "val_loss", "train_loss")}
     acc = np.asarray(curves["val_acc"])
     best = int(acc.argmax())
     metrics = {f"ep{e}_val_acc": float(acc[e - 1]) for e in _PUBLISHED_EPOCHS if e <= len(acc)}
     metrics.update({"val_acc": float(acc[-1]), "best_val_acc": float(acc[best]),
                     "best_epoch": best + 1, "val_loss": curves["val_loss"][-1],
                     "epochs": len(acc)})
-    return RunResult(metrics=metrics, curves=curves, seconds=time.perf_counter() - start)
+    return RunResult(metrics=metrics, curves=curves, seconds=seconds)
 
 
 def _run(seed=0, quick=False, epochs=None):

@@ -5,7 +5,8 @@ All MLP experiments start from the thesis's T6 network (REFERENCE.md section 2):
 784-400-100-10, ReLU hidden units, softmax output with the NLL cost, He init
 (w ~ N(0, 2/n_in), b = 0.1), SGD eta 0.1, batch 32, the first 50,000 MNIST training images
 (standardized per image) to train and the next 10,000 to validate. They use
-:func:`~neurona.recipes.thesis_mlp.train_thesis_mlp`, so only the varied ingredient differs.
+:func:`~neurona.recipes.thesis_mlp.train_thesis_mlp` (``model.fit``), so only the varied
+ingredient differs: the optimizer, a penalty in the loss, a transform, or a callback.
 
 | ID | what varies |
 |---|---|
@@ -38,7 +39,7 @@ from ..data import preprocess as P
 from ..data import transforms as T
 from ..optim.lr_scheduler import LinearDecay
 from ..random import manual_seed
-from ..train.callbacks import EarlyStopping
+from ..train import Callback, EarlyStopping
 from ..train.ensemble import (bootstrap_indices, ensemble_predict_proba, mc_dropout_predict,
                               predict_proba)
 from . import register
@@ -192,6 +193,7 @@ def _run_dropout(seed, quick, epochs):
     model = t6_dropout_model(seed)
     r = train_thesis_mlp(model, "nll", ETA, epochs=epochs, seed=seed, data=data)
     labels = data.labels_val
+    # outside fit: the two inference rules compared are the point of the experiment
     scaled = _acc(predict_proba(model, data.x_val), labels)          # eval(): weight scaling
     manual_seed(seed + 1000)
     one = _acc(mc_dropout_predict(model, data.x_val, 1), labels)
@@ -239,20 +241,10 @@ def _run_early_stopping(seed, quick, epochs):
     max_epochs = _epochs(epochs, quick, ES_MAX_EPOCHS, ES_MAX_QUICK)
     patience = PATIENCE_QUICK if quick else PATIENCE
     model = t6_model(seed)
-    es = EarlyStopping(monitor="val_accuracy", mode="max", patience=patience,
+    es = EarlyStopping(monitor="val_acc", mode="max", patience=patience,
                        restore_best_weights=True)
-    es.set_model(model)
-    es.set_params({"epochs": max_epochs})
-    model.stop_training = False
-    es.on_train_begin({})
-
-    def on_epoch(epoch, m, logs):
-        es.on_epoch_end(epoch - 1, {"val_accuracy": logs["val_acc"]})
-        return m.stop_training
-
     r = train_thesis_mlp(model, "nll", ETA, epochs=max_epochs, seed=seed, data=data,
-                         on_epoch=on_epoch)
-    es.on_train_end({})
+                         callbacks=[es])
     restored = _acc(predict_proba(model, data.x_val), data.labels_val)
     metrics = {"epochs_run": len(r.curves["val_acc"]), "best_epoch": es.best_epoch + 1,
                "val_acc_last": r.metrics["val_acc"], "val_acc_restored": restored}
@@ -284,6 +276,7 @@ def _run_ensemble(seed, quick, epochs, bagging):
         member_acc.append(r.metrics["val_acc"])
         curves[f"val_acc:member {i + 1}"] = r.curves["val_acc"]
         curves[f"train_loss:member {i + 1}"] = r.curves["train_loss"]
+    # outside fit: averaging the k members' output distributions is the experiment's point
     probs = ensemble_predict_proba(models, data.x_val)
     metrics = {"ensemble_val_acc": _acc(probs, data.labels_val),
                "member_val_acc_mean": float(np.mean(member_acc)),
@@ -311,6 +304,18 @@ OPTIMIZERS = OrderedDict([
 LINEAR_DECAY_FINAL = 0.001
 
 
+class _StepEveryBatch(Callback):
+    """Steps an lr scheduler after every optimizer step (LearningRateScheduler steps per
+    epoch; the linear decay counts iterations)."""
+
+    def __init__(self, scheduler):
+        super().__init__()
+        self.scheduler = scheduler
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.scheduler.step()
+
+
 def _run_optimizers(seed, quick, epochs):
     data = _data(quick, QUICK_SMALL // 2)
     epochs = _epochs(epochs, quick, short=2)
@@ -319,12 +324,12 @@ def _run_optimizers(seed, quick, epochs):
     for name, (factory, _) in OPTIMIZERS.items():
         model = t6_model(seed)
         opt = factory(model.parameters())
-        on_step = None
+        callbacks = []
         if name == "SGD + linear decay":
             sched = LinearDecay(opt, final_lr=LINEAR_DECAY_FINAL, total_iters=steps)
-            on_step = lambda it, o, s=sched: s.step()          # noqa: E731
+            callbacks.append(_StepEveryBatch(sched))
         r = train_thesis_mlp(model, "nll", ETA, epochs=epochs, seed=seed, optimizer=opt,
-                             data=data, on_step=on_step)
+                             data=data, callbacks=callbacks)
         metrics[f"val_acc[{name}]"] = r.metrics["val_acc"]
         metrics[f"val_loss[{name}]"] = r.metrics["val_loss"]
         curves[f"train_loss:{name}"] = r.curves["train_loss"]
@@ -353,7 +358,7 @@ def lenet5_dropout(p=LENET_P):
         if name in ("relu3", "relu4"):
             layers.append((f"drop{name[4:]}", nn.Dropout(p)))
     model = nn.Sequential(OrderedDict(layers))
-    model.input_shape = (1, 28, 28)
+    model.trainer.input_shape = (1, 28, 28)
     return model
 
 
@@ -459,7 +464,7 @@ EXPERIMENTS = [
     Experiment(
         "T6-early-stopping", "Early stopping on the T6 network", "thesis 3.5",
         _common(epochs=f"at most {ES_MAX_EPOCHS} ({ES_MAX_QUICK} quick)",
-                rule=f"neurona.train.EarlyStopping(monitor='val_accuracy', patience={PATIENCE} "
+                rule=f"neurona.train.EarlyStopping(monitor='val_acc', patience={PATIENCE} "
                      f"({PATIENCE_QUICK} quick), restore_best_weights=True): keep the best-"
                      "validation parameters, stop after `patience` epochs without improvement, "
                      "return the best copy",

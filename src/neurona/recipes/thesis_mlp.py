@@ -12,6 +12,9 @@ lines::
     result = train_thesis_mlp(model, "cross_entropy", eta=0.1, epochs=30, seed=0, data=data)
     result.curves["val_acc"]                                # 30 accuracies (%)
 
+Training runs through the library's engine (``model.compile``/``model.fit``); the thesis's
+per-epoch numbers come from the :class:`ThesisCurves` callback.
+
 The update ``w -= eta/batch * sum of the batch's gradients`` is plain SGD with learning
 rate ``eta`` on the *batch mean* of the per-example cost, so every cost here uses
 ``reduction='batchmean'`` (sum over the batch, divided by its size).
@@ -25,17 +28,17 @@ import time
 import numpy as np
 
 from .. import functional as F
-from .. import optim, zoo
-from ..autograd import no_grad
-from ..data import mnist
+from .. import nn, optim, zoo
+from ..data import DataLoader, mnist
 from ..data import preprocess as P
 from ..random import manual_seed
 from ..tensor import Tensor
+from ..train import Callback
 from .base import RunResult
 
 __all__ = ["THESIS_SIZES", "THESIS_INITS", "THESIS_COSTS", "QUICK_TRAIN", "QUICK_VAL",
            "QUICK_EPOCHS", "ThesisData", "thesis_data", "thesis_mlp", "thesis_cost",
-           "evaluate_thesis_mlp", "train_thesis_mlp"]
+           "evaluate_thesis_mlp", "ThesisCurves", "train_thesis_mlp"]
 
 THESIS_SIZES = (784, 400, 100, 10)
 # init name -> (weight initializer, bias initializer), as the thesis's text defines them
@@ -171,18 +174,40 @@ def evaluate_thesis_mlp(model, cost, x, y, labels, batch_size: int = 1000):
     their number.
     """
     cost_fn = thesis_cost(cost)
-    was_training = model.training
-    model.eval()
     correct, total = 0, 0.0
-    try:
-        with no_grad():
-            for i in range(0, len(x), batch_size):
-                out = model(Tensor(x[i:i + batch_size]))
-                total += float(cost_fn(out, y[i:i + batch_size], reduction="sum").item())
-                correct += int((out.cpu().numpy().argmax(axis=1) == labels[i:i + batch_size]).sum())
-    finally:
-        model.train(was_training)
+    with nn.eval_mode(model):
+        for i in range(0, len(x), batch_size):
+            out = model(Tensor(x[i:i + batch_size]))
+            total += float(cost_fn(out, y[i:i + batch_size], reduction="sum").item())
+            correct += int((out.cpu().numpy().argmax(axis=1) == labels[i:i + batch_size]).sum())
     return 100.0 * correct / len(x), total / len(x)
+
+
+class ThesisCurves(Callback):
+    """Adds the thesis's numbers to each epoch's ``fit`` logs (``History`` records them).
+
+    'val_acc' (%) and 'val_loss' are ``evaluate(model) -> (accuracy, loss)`` after the
+    epoch; 'train_loss' is the plain mean of the epoch's batch costs, each passed through
+    :meth:`track` by the loss (fit's own 'loss' weights batches by their size and includes
+    any penalty).
+    """
+
+    def __init__(self, evaluate):
+        super().__init__()
+        self.evaluate = evaluate
+        self.batch_costs = []
+
+    def track(self, cost):
+        """Record one batch's cost (a scalar Tensor) and return it unchanged."""
+        self.batch_costs.append(float(cost.item()))
+        return cost
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batch_costs = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        acc, loss = self.evaluate(self.model)
+        logs.update(val_acc=acc, val_loss=loss, train_loss=float(np.mean(self.batch_costs)))
 
 
 def _make_optimizer(model, optimizer, eta):
@@ -196,15 +221,27 @@ def _make_optimizer(model, optimizer, eta):
                     f"or a callable params -> Optimizer; got {type(optimizer).__name__}")
 
 
+def _thesis_result(history, seconds) -> RunResult:
+    curves = {k: history.history[k] for k in ("val_acc", "val_loss", "train_loss")}
+    acc = np.asarray(curves["val_acc"])
+    best = int(acc.argmax())
+    metrics = {"val_acc": float(acc[-1]), "ep1_val_acc": float(acc[0]),
+               "ep1_val_loss": curves["val_loss"][0],
+               "best_val_acc": float(acc[best]), "best_epoch": best + 1,
+               "val_loss": curves["val_loss"][-1], "train_loss": curves["train_loss"][-1],
+               "epochs": len(acc)}
+    return RunResult(metrics=metrics, curves=curves, seconds=seconds)
+
+
 def train_thesis_mlp(model, cost, eta: float, epochs: int | None = None, seed: int = 0,
                      quick: bool = False, optimizer=None, penalty=None, data=None,
-                     batch_size: int = 32, transform=None, on_step=None, on_epoch=None,
-                     log=None) -> RunResult:
-    """Train ``model`` the thesis's way and record the validation curves.
+                     batch_size: int = 32, transform=None, callbacks=None,
+                     verbose=0) -> RunResult:
+    """Train ``model`` the thesis's way with ``model.fit`` and record the validation curves.
 
     Each epoch shuffles the training set (seeded by ``seed``), takes mini-batches of
     ``batch_size``, and steps the optimizer on ``cost`` (batch mean, plus ``penalty``),
-    then evaluates on the validation set.
+    then evaluates on the validation set (:class:`ThesisCurves`).
 
     Args:
         model: e.g. from :func:`thesis_mlp` (its output must suit ``cost``).
@@ -217,15 +254,15 @@ def train_thesis_mlp(model, cost, eta: float, epochs: int | None = None, seed: i
         optimizer: None, an ``Optimizer`` built on ``model.parameters()``, or a callable
             ``params -> Optimizer`` (e.g. ``lambda p: optim.Adam(p, lr=1e-3)``).
         penalty: callable ``penalty(model) -> Tensor`` added to each batch's cost (e.g.
-            ``lambda m: F.l2_penalty(weights, lam / n)``); not included in the val loss.
+            ``lambda m: F.l2_penalty(weights, lam / n)``); not in the train or val loss curves.
         data: a :class:`ThesisData` (default ``thesis_data(quick)``).
         transform: callable ``transform(x_batch, rng) -> x_batch`` applied to each training
-            batch (``(B, 784)`` float32; e.g. augmentation), ``rng`` a seeded Generator.
-        on_step: callable ``on_step(iteration, optimizer)`` after each optimizer step
-            (iteration counts from 1), e.g. to change the learning rate.
-        on_epoch: callable ``on_epoch(epoch, model, logs)`` after each epoch's evaluation
-            (``logs``: dict with val_acc, val_loss, train_loss); returning True stops early.
-        log: callable taking one line per epoch (default: silent), e.g. ``print``.
+            batch (``(B, 784)`` float32; e.g. augmentation) by the ``DataLoader``, ``rng`` the
+            seeded generator that also draws the batch order.
+        callbacks: more ``neurona.train.Callback`` objects for ``fit``; they run after
+            :class:`ThesisCurves`, so their ``on_epoch_end`` logs hold 'val_acc',
+            'val_loss' and 'train_loss' (e.g. ``EarlyStopping(monitor='val_acc')``).
+        verbose: ``fit``'s progress output (2: one line per epoch with those logs).
 
     Returns:
         :class:`RunResult` with ``curves``: 'val_acc' (%), 'val_loss' (summed cost / number
@@ -238,43 +275,16 @@ def train_thesis_mlp(model, cost, eta: float, epochs: int | None = None, seed: i
     data = data if data is not None else thesis_data(quick)
     epochs = epochs if epochs is not None else (QUICK_EPOCHS if quick else 30)
     cost_fn = thesis_cost(cost)
-    opt = _make_optimizer(model, optimizer, eta)
-    rng = np.random.default_rng([seed, 2019])        # shuffling (and transform) stream
-    n = len(data.x_train)
-    curves = {"val_acc": [], "val_loss": [], "train_loss": []}
-    iteration = 0
-    model.train()
-    for epoch in range(1, epochs + 1):
-        order = rng.permutation(n)
-        batch_losses = []
-        for i in range(0, n, batch_size):
-            idx = order[i:i + batch_size]
-            xb = data.x_train[idx]
-            if transform is not None:
-                xb = transform(xb, rng)
-            opt.zero_grad()
-            loss = cost_fn(model(Tensor(xb)), data.y_train[idx], reduction="batchmean")
-            batch_losses.append(float(loss.item()))
-            if penalty is not None:
-                loss = loss + penalty(model)
-            loss.backward()
-            opt.step()
-            iteration += 1
-            if on_step is not None:
-                on_step(iteration, opt)
-        acc, vloss = evaluate_thesis_mlp(model, cost_fn, data.x_val, data.y_val, data.labels_val)
-        logs = {"val_acc": acc, "val_loss": vloss, "train_loss": float(np.mean(batch_losses))}
-        for k, v in logs.items():
-            curves[k].append(v)
-        if log is not None:
-            log(f"epoch: {epoch} | acc: {acc:.2f}% | loss: {vloss:.5f}")
-        if on_epoch is not None and on_epoch(epoch, model, logs):
-            break
-    acc = np.asarray(curves["val_acc"])
-    best = int(acc.argmax())
-    metrics = {"val_acc": float(acc[-1]), "ep1_val_acc": float(acc[0]),
-               "ep1_val_loss": curves["val_loss"][0],
-               "best_val_acc": float(acc[best]), "best_epoch": best + 1,
-               "val_loss": curves["val_loss"][-1], "train_loss": curves["train_loss"][-1],
-               "epochs": len(acc)}
-    return RunResult(metrics=metrics, curves=curves, seconds=time.perf_counter() - start)
+    curves = ThesisCurves(lambda m: evaluate_thesis_mlp(m, cost_fn, data.x_val, data.y_val,
+                                                        data.labels_val))
+
+    def loss(out, y):
+        batch_cost = curves.track(cost_fn(out, y, reduction="batchmean"))
+        return batch_cost if penalty is None else batch_cost + penalty(model)
+
+    model.compile(optimizer=_make_optimizer(model, optimizer, eta), loss=loss)
+    loader = DataLoader((data.x_train, data.y_train), batch_size=batch_size, shuffle=True,
+                        transform=transform, generator=np.random.default_rng([seed, 2019]))
+    history = model.fit(loader, epochs=epochs, callbacks=[curves, *(callbacks or [])],
+                        verbose=verbose)
+    return _thesis_result(history, time.perf_counter() - start)

@@ -8,19 +8,19 @@ One sigmoid layer 2→2, one example: input x = (0, 1), target y = (1, 0). Two s
 With the quadratic cost the output error is ``(a − y) σ'(z)``: at B that is about
 0.0066 per unit, so learning crawls until the units leave saturation (the thesis sees it
 take off near epoch 150 with eta 0.5). With cross-entropy it is ``a − y`` ≈ 0.99: no
-slowdown. Each "epoch" is one SGD step on the single example; the cost is recorded
-before each step. Deterministic: no seed.
+slowdown. Each "epoch" is one SGD step on the single example (``model.fit`` with one batch
+of one); the cost is recorded before each step. Deterministic: no seed.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
 
 from .. import functional as F
 from .. import nn, optim
-from ..tensor import tensor
 from . import register
 from .base import Experiment, Published, RunResult
 
@@ -34,32 +34,26 @@ SATURATION_CASES = [(s, cost, eta) for s in "AB"
                     for cost, eta in (("quadratic", 0.5), ("quadratic", 2.0),
                                       ("cross_entropy", 0.5))]
 EPOCHS, QUICK_EPOCHS = 300, 300   # 300 steps of a 2x2 layer take well under a second
+_COSTS = {"quadratic": F.quadratic_loss,
+          "cross_entropy": functools.partial(F.binary_cross_entropy, reduction="batchmean")}
 
 
 def saturation_curve(start: str, cost: str, eta: float, epochs: int = EPOCHS) -> list:
     """The cost before each of ``epochs`` SGD steps (float64) from start 'A' or 'B' with
     cost 'quadratic' (``1/2 sum (a − y)^2``) or 'cross_entropy'."""
+    if cost not in _COSTS:
+        raise ValueError(f"saturation_curve: cost must be 'quadratic' or 'cross_entropy', "
+                         f"got {cost!r}")
     w, b = SATURATION_STARTS[start]
     layer = nn.Linear(2, 2, dtype=np.float64)
     layer.weight.copy_(w)
     layer.bias.copy_(b)
-    opt = optim.SGD(layer.parameters(), lr=eta)
-    x, y = tensor(np.array(X_TOY)), tensor(np.array(Y_TOY))
-    history = []
-    for _ in range(epochs):
-        opt.zero_grad()
-        a = layer(x).sigmoid()
-        if cost == "quadratic":
-            loss = F.quadratic_loss(a, y)
-        elif cost == "cross_entropy":
-            loss = F.binary_cross_entropy(a, y, reduction="batchmean")
-        else:
-            raise ValueError(f"saturation_curve: cost must be 'quadratic' or 'cross_entropy', "
-                             f"got {cost!r}")
-        history.append(float(loss.item()))
-        loss.backward()
-        opt.step()
-    return history
+    model = nn.Sequential(layer, nn.Sigmoid())
+    model.compile(optimizer=optim.SGD(model.parameters(), lr=eta), loss=_COSTS[cost])
+    # one batch of one example: each epoch's logged loss is that step's cost, before the step
+    history = model.fit(np.array(X_TOY), np.array(Y_TOY), batch_size=1, epochs=epochs,
+                        shuffle=False, verbose=0)
+    return history.history.get("loss", [])
 
 
 def _key(start, cost, eta):

@@ -82,23 +82,23 @@ def worked_forward() -> dict:
     return {"recomputed": recomputed, "follows": follows, "output_from_recomputed": out_true}
 
 
+def _percent_correct(out, target):
+    """Accuracy (%) of sigmoid outputs: output > 0.5 is class 1."""
+    return 100.0 * float(((out > 0.5) == (target > 0.5)).mean())
+
+
 def train_delta_rule(model, lr=LR, max_epochs=MAX_EPOCHS):
     """Full-batch gradient descent on the four XOR patterns, ``w <- w - lr * dC/dw`` (the
-    chapter's delta rule), cost ``C = 1/(2N) sum_n (y_n - d_n)^2``. Returns the per-epoch
-    cost and accuracy (%, output > 0.5 is class 1) lists and the final outputs (4,)."""
+    chapter's delta rule), cost ``C = 1/(2N) sum_n (y_n - d_n)^2``, with ``model.fit`` (one
+    batch of all four). Returns the per-epoch cost and accuracy (%) lists, each computed
+    before that epoch's step, and the final outputs (4,)."""
     x, y = toy.xor()
-    xb, yb = tensor(with_bias_column(x.astype(np.float64))), tensor(y.astype(np.float64))
-    opt = optim.SGD(model.parameters(), lr=lr)
-    losses, accs = [], []
-    for _ in range(max_epochs):
-        opt.zero_grad()
-        out = model(xb)
-        loss = F.quadratic_loss(out, yb)
-        losses.append(loss.item())
-        accs.append(100.0 * float(((out.cpu().numpy() > 0.5) == (y > 0.5)).mean()))
-        loss.backward()
-        opt.step()
-    return losses, accs, model(xb).cpu().numpy().ravel()
+    xb = with_bias_column(x.astype(np.float64))
+    model.compile(optimizer=optim.SGD(model.parameters(), lr=lr), loss=F.quadratic_loss,
+                  metrics=[("accuracy", _percent_correct)])
+    history = model.fit(xb, y.astype(np.float64), batch_size=len(xb), epochs=max_epochs,
+                        shuffle=False, verbose=0).history
+    return history.get("loss", []), history.get("accuracy", []), model.predict(xb).ravel()
 
 
 def _run(seed=0, quick=False, epochs=None) -> RunResult:

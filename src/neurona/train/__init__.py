@@ -7,24 +7,27 @@ The same functions are methods of every ``Module``::
     model.evaluate(x_test, y_test)     # {'loss': ..., 'accuracy': ...}
     model.predict(x_test)              # NumPy array of outputs
 
+- :mod:`~neurona.train.trainer`: :class:`Trainer`, ``model.trainer``: where training state lives;
 - :mod:`~neurona.train.engine`: :func:`compile`, :func:`fit`, :func:`evaluate`, :func:`predict`;
 - :mod:`~neurona.train.callbacks`: :class:`Callback`, :class:`History`,
-  :class:`EarlyStopping`, :class:`ModelCheckpoint`, :class:`LearningRateScheduler`,
+  :class:`EarlyStopping`, :class:`LearningRateScheduler`,
   :class:`CSVLogger`, :class:`TerminateOnNaN` (on by default) and :class:`TrainingDiverged`;
+  (``ModelCheckpoint`` writes files, so it is in ``neurona.io``; ``neurona.callbacks`` has all);
 - :mod:`~neurona.train.metrics`: metric functions by name;
 - :mod:`~neurona.train.progress`: :class:`ProgbarLogger` (the progress bar / per-epoch lines);
 - :mod:`~neurona.train.summary`: ``summary(model, input_shape)`` tables.
 """
 
 from .engine import compile, fit, evaluate, predict, Compiled, loss_names, optimizer_names
-from .callbacks import (Callback, History, EarlyStopping, ModelCheckpoint,
+from .trainer import Trainer
+from .callbacks import (Callback, History, EarlyStopping,
                         LearningRateScheduler, CSVLogger, TerminateOnNaN, TrainingDiverged)
 from .progress import ProgbarLogger
 from . import metrics, callbacks, progress, summary
 
 __all__ = [
-    "compile", "fit", "evaluate", "predict", "Compiled", "loss_names", "optimizer_names",
-    "Callback", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
+    "Trainer", "compile", "fit", "evaluate", "predict", "Compiled", "loss_names", "optimizer_names",
+    "Callback", "History", "EarlyStopping", "LearningRateScheduler",
     "CSVLogger", "TerminateOnNaN", "TrainingDiverged", "ProgbarLogger",
     "metrics", "callbacks", "progress", "summary",
 ]

@@ -11,7 +11,9 @@
 Epochs are counted from 0 in the hooks (as Keras does; printed and formatted file names use
 ``epoch + 1``). A callback sees ``self.model`` and ``self.params`` (``epochs``, ``steps``,
 ``batch_size``, ``samples``, ``verbose``, ``initial_epoch``) and may set
-``self.model.stop_training = True`` to end training after the current batch. Callbacks run in
+``self.model.stop_training = True`` to end training after the current batch (the flag lives in
+``model.trainer``). ``ModelCheckpoint`` writes files, so it lives in ``neurona.io``;
+``neurona.callbacks`` gathers every callback under Keras's names. Callbacks run in
 list order and share one ``logs`` dict per hook call, so an earlier callback can add entries
 (``LearningRateScheduler`` adds ``'lr'``) that later ones (``History``, ``CSVLogger``) record.
 """
@@ -27,7 +29,9 @@ import warnings
 
 import numpy as np
 
-__all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint",
+from ..optim.lr_scheduler import LRScheduler
+
+__all__ = ["Callback", "CallbackList", "History", "EarlyStopping",
            "LearningRateScheduler", "CSVLogger", "TerminateOnNaN", "TrainingDiverged"]
 
 
@@ -122,10 +126,10 @@ class History(Callback):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
         if self.model is not None:
-            self.model.history = self
+            self.model.trainer.history = self
 
 
-def _monitor_op(name, mode, monitor):
+def monitor_op(name, mode, monitor):
     """``np.less`` (smaller is better) or ``np.greater``; 'auto' maximises accuracies."""
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"{name}: mode must be 'auto', 'min' or 'max', got {mode!r}")
@@ -135,7 +139,7 @@ def _monitor_op(name, mode, monitor):
     return np.less if mode == "min" else np.greater
 
 
-def _missing(name, monitor, logs):
+def warn_missing(name, monitor, logs):
     warnings.warn(f"{name} is conditioned on {monitor!r}, which is not in the logs; available: "
                   f"{', '.join(sorted(logs)) or '(none)'} (validation metrics need "
                   "validation_data or validation_split)", RuntimeWarning, stacklevel=3)
@@ -168,7 +172,7 @@ class EarlyStopping(Callback):
         self.monitor, self.patience, self.verbose = monitor, int(patience), verbose
         self.baseline, self.restore_best_weights = baseline, restore_best_weights
         self.start_from_epoch = start_from_epoch
-        self.monitor_op = _monitor_op("EarlyStopping", mode, monitor)
+        self.monitor_op = monitor_op("EarlyStopping", mode, monitor)
         self.min_delta = abs(min_delta) if self.monitor_op is np.greater else -abs(min_delta)
         self._reset()
 
@@ -186,7 +190,7 @@ class EarlyStopping(Callback):
         logs = logs or {}
         current = logs.get(self.monitor)
         if current is None:
-            _missing("EarlyStopping", self.monitor, logs)
+            warn_missing("EarlyStopping", self.monitor, logs)
             return
         if epoch < self.start_from_epoch:
             return
@@ -213,70 +217,7 @@ class EarlyStopping(Callback):
             self.model.load_state_dict(self.best_weights)
 
 
-class ModelCheckpoint(Callback):
-    """Save the model after every epoch, or only when ``monitor`` improved.
-
-    Args:
-        filepath: a path, formatted with ``epoch`` (1-based) and the epoch's logs, e.g.
-            ``'ckpt-{epoch:02d}-{val_loss:.4f}.neurona'``.
-        monitor, mode: what "best" means (as :class:`EarlyStopping`).
-        save_best_only: save only when ``monitor`` improved on the best value so far
-            (or on ``initial_value_threshold``); otherwise save every epoch.
-        save_weights_only: write only the parameters and buffers (``np.savez`` of
-            ``model.state_dict()``) instead of ``neurona.save(model, path)``.
-
-    The file is written by ``neurona.save`` (architecture, weights, optimizer state and the
-    training state, atomically), so ``neurona.load`` and ``fit(initial_epoch=...)`` resume.
-    """
-
-    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
-                 save_weights_only=False, mode="auto", initial_value_threshold=None):
-        super().__init__()
-        self.filepath, self.monitor, self.verbose = os.fspath(filepath), monitor, verbose
-        self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
-        self.monitor_op = _monitor_op("ModelCheckpoint", mode, monitor)
-        self.initial_value_threshold = initial_value_threshold
-        self.best = initial_value_threshold
-        self.last_saved = None
-
-    def on_train_begin(self, logs=None):
-        self.best = self.initial_value_threshold
-
-    def _path(self, epoch, logs):
-        try:
-            return self.filepath.format(epoch=epoch + 1, **logs)
-        except KeyError as e:
-            raise KeyError(f"ModelCheckpoint: filepath {self.filepath!r} uses {e}, which is not "
-                           f"in the epoch's logs ({', '.join(sorted(logs))})") from None
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = dict(logs or {})
-        if self.save_best_only:
-            current = logs.get(self.monitor)
-            if current is None:
-                _missing("ModelCheckpoint", self.monitor, logs)
-                return
-            if self.best is not None and not self.monitor_op(current, self.best):
-                return
-            if self.verbose:
-                print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best} to {current}")
-            self.best = current
-        self._save(self._path(epoch, logs))
-
-    def _save(self, path):
-        directory = os.path.dirname(path)
-        if directory:
-            os.makedirs(directory, exist_ok=True)
-        if self.save_weights_only:
-            np.savez(path, **self.model.state_dict())
-        else:
-            from .. import io  # lazy: io imports the model classes
-            io.save(self.model, path)
-        self.last_saved = path
-
-
 def _is_scheduler_factory(schedule):
-    from ..optim.lr_scheduler import LRScheduler
     target = schedule.func if isinstance(schedule, functools.partial) else schedule
     return inspect.isclass(target) and issubclass(target, LRScheduler)
 
@@ -307,13 +248,12 @@ class LearningRateScheduler(Callback):
         self.scheduler = None
 
     def _optimizer(self):
-        compiled = getattr(self.model, "compiled", None)
+        compiled = self.model.trainer.compiled
         if compiled is None:
             raise RuntimeError("LearningRateScheduler needs a compiled model (model.compile(...))")
         return compiled.optimizer
 
     def on_train_begin(self, logs=None):
-        from ..optim.lr_scheduler import LRScheduler
         if isinstance(self.schedule, LRScheduler):
             self.scheduler = self.schedule
         elif _is_scheduler_factory(self.schedule):
@@ -412,9 +352,17 @@ class TerminateOnNaN(Callback):
     re-checked by that search and does not stop training.
     """
 
+    def __init__(self):
+        super().__init__()
+        self._params = None  # the model's parameters, listed once per fit
+
+    def on_train_begin(self, logs=None):
+        self._params = list(self.model.parameters())
+
     def on_after_backward(self, epoch, step, loss):
+        params = self._params if self._params is not None else self.model.parameters()
         if math.isfinite(loss) and all(
-                p.grad is None or np.isfinite(np.sum(p.grad)) for p in self.model.parameters()):
+                p.grad is None or np.isfinite(np.sum(p.grad)) for p in params):
             return
         bad = _diagnose(self.model)
         if bad is None and math.isfinite(loss):

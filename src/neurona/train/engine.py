@@ -20,8 +20,10 @@ import numbers
 import numpy as np
 
 from .. import functional as F
-from .. import optim
+from .. import nn, optim
 from ..autograd import no_grad
+from ..data.loader import DataLoader
+from ..nn import eval_mode
 from ..random import manual_seed
 from ..tensor import Tensor, get_default_dtype
 from . import metrics as _metrics
@@ -132,28 +134,18 @@ _LOSSES = {
     "l1": F.l1_loss, "mae": F.l1_loss, "mean_absolute_error": F.l1_loss,
 }
 _LOGIT_LOSSES = {"bce_with_logits", "BCEWithLogitsLoss"}
-_LOSS_OPTIONS = ("reduction", "ignore_index", "label_smoothing")
-_LOSS_BUFFERS = ("weight", "pos_weight")
-
-
 def loss_names() -> list[str]:
     """The loss names ``compile`` accepts."""
     return sorted(_LOSSES)
 
 
 def _loss_module_config(loss):
-    """``{'class': 'CrossEntropyLoss', 'config': {...}}`` for a neurona.nn loss module."""
-    config = {k: _jsonable(getattr(loss, k)) for k in _LOSS_OPTIONS if hasattr(loss, k)}
-    for k in _LOSS_BUFFERS:
-        b = getattr(loss, k, None)
-        if b is not None:
-            config[k] = np.asarray(b.data).tolist()
-    return {"class": type(loss).__name__, "config": config}
+    """``{'class': 'CrossEntropyLoss', 'config': loss.get_config()}`` for an nn loss module."""
+    return {"class": type(loss).__name__, "config": loss.get_config()}
 
 
 def _build_loss(loss):
     """``(fn, config)``; config is a name string or a loss-module dict (JSON-able)."""
-    from .. import nn
     if loss is None:
         return None, None
     if isinstance(loss, str):
@@ -179,7 +171,7 @@ def _build_loss(loss):
 
 
 class Compiled:
-    """What ``compile`` stores on ``model.compiled``.
+    """What ``compile`` stores on ``model.trainer.compiled``.
 
     Attributes: ``optimizer`` (a ``neurona.optim`` object), ``loss_fn`` (callable
     ``(output, target) -> scalar Tensor``), ``metrics`` (list of ``(name, fn)``), ``config``
@@ -218,7 +210,7 @@ def compile(model, optimizer="sgd", loss=None, metrics=None, lr=None):
             arrays. With ``'bce_with_logits'`` single-output accuracy thresholds at 0.
         lr: learning rate for an optimizer given by name (or dict).
     Returns:
-        the :class:`Compiled` object, also stored as ``model.compiled``.
+        the :class:`Compiled` object, also stored as ``model.trainer.compiled``.
     """
     opt = _build_optimizer(model, optimizer, lr)
     loss_fn, loss_config = _build_loss(loss)
@@ -232,16 +224,11 @@ def compile(model, optimizer="sgd", loss=None, metrics=None, lr=None):
         raise ValueError(f"compile: metric names must be distinct and not 'loss', got {names}")
     config = {"optimizer": _optimizer_config(opt), "loss": loss_config, "metrics": names}
     compiled = Compiled(opt, loss_fn, pairs, config)
-    model.compiled = compiled
+    model.trainer.compiled = compiled
     return compiled
 
 
 # ---- data ------------------------------------------------------------------------------
-def _loader_class():
-    from ..data.loader import DataLoader
-    return DataLoader
-
-
 def _on(device, t):
     """A batch field as a tensor on ``device``."""
     if isinstance(t, Tensor):
@@ -281,11 +268,11 @@ def _targets(y, n, what="y"):
 
 
 def _is_loader(x):
-    return isinstance(x, _loader_class())
+    return isinstance(x, DataLoader)
 
 
 def _check_compiled(model, what):
-    compiled = getattr(model, "compiled", None)
+    compiled = model.trainer.compiled
     if compiled is None:
         raise RuntimeError(f"{what} needs a compiled model: call model.compile(optimizer=..., "
                            "loss=..., metrics=...) first")
@@ -352,7 +339,6 @@ def fit(model, x=None, y=None, batch_size=32, epochs=1, *, verbose="auto", callb
         _check_int("seed", seed, 0)
     if not 0.0 <= validation_split < 1.0:
         raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
-    DataLoader = _loader_class()
     if isinstance(x, DataLoader):
         if y is not None or validation_split or transform is not None:
             raise ValueError("fit: with a DataLoader as x, leave y, validation_split and transform "
@@ -396,8 +382,9 @@ def fit(model, x=None, y=None, batch_size=32, epochs=1, *, verbose="auto", callb
     after_backward = [c for c in callbacks
                       if type(c).on_after_backward is not Callback.on_after_backward]
 
+    trainer = model.trainer
     was_training = model.training
-    model.stop_training = False
+    trainer.stop_training = False
     cbs.call("on_train_begin", {})
     try:
         for epoch in range(initial_epoch, epochs):
@@ -410,10 +397,9 @@ def fit(model, x=None, y=None, batch_size=32, epochs=1, *, verbose="auto", callb
             if val is not None:
                 val_logs = _evaluate_arrays(model, compiled, val, validation_batch_size)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            model.training_state = {**getattr(model, "training_state", {}),
-                                    "epoch": epoch + 1, "seed": seed}
+            trainer.state = {**trainer.state, "epoch": epoch + 1, "seed": seed}
             cbs.call("on_epoch_end", epoch, logs)
-            if model.stop_training:
+            if trainer.stop_training:
                 break
     finally:
         model.train(was_training)
@@ -423,10 +409,13 @@ def fit(model, x=None, y=None, batch_size=32, epochs=1, *, verbose="auto", callb
 
 def _train_epoch(model, compiled, loader, cbs, after_backward, epoch) -> dict:
     opt, loss_fn = compiled.optimizer, compiled.loss_fn
-    lbfgs = isinstance(opt, optim.LBFGS)
+    # LBFGS (and any optimizer with requires_closure) re-evaluates the loss inside step()
+    closure_step = getattr(opt, "requires_closure", False) or isinstance(opt, optim.LBFGS)
     sums = {"loss": 0.0, **{name: 0.0 for name, _ in compiled.metrics}}
     seen = 0
     device = _dev.module_device(model)  # Keras-style: batches go where the model is
+    held = {id(p) for group in opt.param_groups for p in group["params"]}
+    outside = [p for p in model.parameters() if id(p) not in held]  # e.g. frozen layers
     for step, batch in enumerate(loader):
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
             raise ValueError("fit: each batch must be a tuple (x, y, ...); got "
@@ -438,7 +427,8 @@ def _train_epoch(model, compiled, loader, cbs, after_backward, epoch) -> dict:
 
         def closure():
             opt.zero_grad()
-            model.zero_grad()
+            for p in outside:
+                p.grad = None
             out = model(xb)
             loss = loss_fn(out, yb)
             if not isinstance(loss, Tensor) or loss.data.ndim != 0:
@@ -453,7 +443,7 @@ def _train_epoch(model, compiled, loader, cbs, after_backward, epoch) -> dict:
             first.setdefault("loss", value)
             return loss
 
-        if lbfgs:
+        if closure_step:
             opt.step(closure)
         else:
             closure()
@@ -465,7 +455,7 @@ def _train_epoch(model, compiled, loader, cbs, after_backward, epoch) -> dict:
             sums[name] += fn(first["out"].data, y_true) * n
         logs = {k: v / seen for k, v in sums.items()}
         cbs.call("on_train_batch_end", step, {**logs, "batch": step, "size": n})
-        if model.stop_training:
+        if model.trainer.stop_training:
             break
     return {k: v / seen for k, v in sums.items()}
 
@@ -484,27 +474,22 @@ def _validation(model, data):
 
 def _outputs(model, x, batch_size, with_targets):
     """Concatenated outputs (and targets) over x in batches: no graph, eval mode restored."""
-    was_training = model.training
-    model.eval()
     outs, targets = [], []
     device = _dev.module_device(model)
-    try:
-        with no_grad():
-            if _is_loader(x):
-                for batch in x:
-                    outs.append(_dev.to_numpy(model(_on(device, batch[0])).data))
-                    if with_targets:
-                        targets.append(_dev.to_numpy(batch[1].data if isinstance(batch[1], Tensor)
-                                                     else batch[1]))
-            else:
-                xs, ys = x if with_targets else (x, None)
-                for start in range(0, len(xs), batch_size):
-                    batch = Tensor(xs[start:start + batch_size], device=device)
-                    outs.append(_dev.to_numpy(model(batch).data))
+    with eval_mode(model):
+        if _is_loader(x):
+            for batch in x:
+                outs.append(_dev.to_numpy(model(_on(device, batch[0])).data))
                 if with_targets:
-                    targets.append(ys)
-    finally:
-        model.train(was_training)
+                    targets.append(_dev.to_numpy(batch[1].data if isinstance(batch[1], Tensor)
+                                                 else batch[1]))
+        else:
+            xs, ys = x if with_targets else (x, None)
+            for start in range(0, len(xs), batch_size):
+                batch = Tensor(xs[start:start + batch_size], device=device)
+                outs.append(_dev.to_numpy(model(batch).data))
+            if with_targets:
+                targets.append(ys)
     if not outs:
         raise ValueError("no examples to evaluate")
     out = np.concatenate(outs)

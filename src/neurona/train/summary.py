@@ -8,19 +8,18 @@ every use counts as a connection. For the 1989 network on 16×16 input that give
 256 + 768 + 192 + 30 + 10 = 1,256 units (the input units included), 64,660 connections and
 9,760 free parameters.
 
-Built-in rules (``u`` = output elements per example):
+Each layer answers for itself, with per-example shapes (no batch dim) of one call:
 
-- ``Linear``: ``u·(in_features + 1)`` (``+ 1`` only with a bias); ``Maxout``:
-  ``u·pieces·(in_features + 1)``;
-- ``Conv2d``: ``u·(C_in·kH·kW + 1)``; ``LocallyConnected2d``: the same formula;
-- ``MaxPool2d``/``AvgPool2d``: ``u·kH·kW`` (no bias);
-- activations, ``Flatten``, ``Dropout``, padding, ``Identity``: no units, no connections —
-  they belong to the units of the layer before.
+- ``units(input_shape, output_shape) -> int``;
+- ``connections(input_shape, output_shape) -> int | None`` (``None``: not counted).
 
-A layer can override the rules by defining ``units(input_shape, output_shape)`` and/or
-``connections(input_shape, output_shape)`` (per-example shapes, without the batch dim);
-``summary`` prefers them. That is how a convolution with a connection table (each map
-reading only some input maps) or per-unit biases reports the paper's figures.
+``nn.Module`` defines the defaults: a layer with parameters of its own has one unit per output
+element and an unknown connection count; a layer without parameters (activations,
+``Flatten``, ``Dropout``, padding, ``Identity``) has no units and no connections: it belongs
+to the units of the layer before. ``Linear``, ``Maxout``, ``Conv2d``, ``LocallyConnected2d``
+and the pooling layers define ``connections`` (pooling also ``units``), ``PReLU`` ``units``;
+see their docstrings for the formulas. A convolution with a connection table or per-unit
+biases reports the paper's figures that way.
 """
 
 from __future__ import annotations
@@ -31,20 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..autograd import no_grad
-from ..nn import activation as _act
-from ..nn.conv import Conv2d, LocallyConnected2d
-from ..nn.dropout import Dropout
-from ..nn.flatten import Flatten
-from ..nn.linear import Identity, Linear, Maxout
+from ..nn.conv import LocallyConnected2d
+from ..nn.linear import Linear, Maxout
 from ..nn.module import Module
-from ..nn.padding import ConstantPad2d
-from ..nn.pooling import _Pool2d
 from ..tensor import Tensor, get_default_dtype
 
 __all__ = ["summary", "Summary", "SummaryRow"]
-
-_NO_UNITS = (Flatten, Dropout, Identity, ConstantPad2d, _act.Sigmoid, _act.Tanh, _act.ReLU,
-             _act.LeakyReLU, _act.PReLU, _act.Softmax, _act.LogSoftmax)
 
 
 @dataclass
@@ -69,36 +60,15 @@ def _own_params(module, seen) -> int:
     return total
 
 
-def _count(module, in_shape, out_shape, has_params):
-    """``(units, connections)`` of one layer call; shapes are per example."""
-    units_fn = getattr(module, "units", None)
-    conns_fn = getattr(module, "connections", None)
-    u_out = math.prod(out_shape)
-    if callable(units_fn):
-        units = int(units_fn(in_shape, out_shape))
-    elif isinstance(module, _NO_UNITS) or not (has_params or isinstance(module, _Pool2d)):
-        units = 0
-    else:
-        units = u_out
-    if callable(conns_fn):
-        return units, int(conns_fn(in_shape, out_shape))
-    bias = int(getattr(module, "bias", None) is not None)
-    if isinstance(module, Linear):
-        return units, u_out * (module.in_features + bias)
-    if isinstance(module, Maxout):
-        return units, u_out * module.pieces * (module.in_features + bias)
-    if isinstance(module, (Conv2d, LocallyConnected2d)):
-        kh, kw = module.kernel_size
-        return units, u_out * (module.in_channels * kh * kw + bias)
-    if isinstance(module, _Pool2d):
-        return units, u_out * module.kernel_size[0] * module.kernel_size[1]
-    if units == 0:
-        return 0, 0
-    return units, None  # a layer with parameters that summary has no rule for
+def _count(module, in_shape, out_shape):
+    """``(units, connections)`` of one layer call, asked of the layer; shapes are per example."""
+    units = int(module.units(in_shape, out_shape))
+    conns = module.connections(in_shape, out_shape)
+    return units, None if conns is None else int(conns)
 
 
 def _default_input_shape(model):
-    shape = model.__dict__.get("input_shape")
+    shape = model.trainer.input_shape  # the zoo sets it
     if shape is not None:
         return tuple(shape)
     leaves = [m for m in model.modules() if not m._modules]
@@ -130,8 +100,8 @@ def summary(model: Module, input_shape=None, print_fn=print) -> "Summary":
     """Run one forward pass on zeros of shape ``(1, *input_shape)`` (no graph, eval mode;
     the modes are restored) and tabulate every leaf layer call.
 
-    ``input_shape`` excludes the batch dim; it may be omitted when the model has an
-    ``input_shape`` attribute (the zoo's models do) or starts with ``Linear``/
+    ``input_shape`` excludes the batch dim; it may be omitted when ``model.trainer`` knows
+    it (the zoo's models do) or starts with ``Linear``/
     ``LocallyConnected2d``. Prints the table with ``print_fn`` (``None``: don't) and returns
     a :class:`Summary` (``.rows``, ``.units``, ``.connections``, ``.params``, ``str()``).
     """
@@ -163,8 +133,7 @@ def summary(model: Module, input_shape=None, print_fn=print) -> "Summary":
         in_shape = tuple(first.shape[1:]) if isinstance(first, Tensor) else ()
         out_shape = tuple(out.shape[1:]) if isinstance(out, Tensor) else ()
         n_params = _own_params(module, seen)
-        has_params = any(True for _ in module.parameters(recurse=not module._modules))
-        units, conns = _count(module, in_shape, out_shape, has_params)
+        units, conns = _count(module, in_shape, out_shape)
         name = names.get(id(module), "") or type(module).__name__
         rows.append(SummaryRow(name, type(module).__name__, in_shape, out_shape, units,
                                n_params, conns))

@@ -99,5 +99,5 @@ def lecun1989(activation="tanh", output_activation="tanh", dropout=0.0, output_b
     if out_act is not None:
         layers.append(("act_out", out_act))
     model = nn.Sequential(OrderedDict((k, v) for k, v in layers if v is not None))
-    model.input_shape = INPUT_SHAPE
+    model.trainer.input_shape = INPUT_SHAPE
     return model

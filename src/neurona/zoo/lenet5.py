@@ -38,5 +38,5 @@ def lenet5():
         ("fc2", nn.Linear(120, 84)), ("relu4", nn.ReLU()),
         ("fc3", nn.Linear(84, 10)), ("log_softmax", nn.LogSoftmax(dim=1)),
     ]))
-    model.input_shape = (1, 28, 28)
+    model.trainer.input_shape = (1, 28, 28)
     return model

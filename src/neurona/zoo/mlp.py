@@ -63,5 +63,5 @@ def mlp(sizes=(784, 400, 100, 10), activation="sigmoid", output_activation="sigm
     if out is not None:
         layers.append(("out", out))
     model = nn.Sequential(OrderedDict(layers))
-    model.input_shape = (int(sizes[0]),)
+    model.trainer.input_shape = (int(sizes[0]),)
     return model

@@ -42,7 +42,7 @@ def _dense(n_in, n_out):
 
 def _finish(layers, input_shape):
     model = nn.Sequential(OrderedDict(layers))
-    model.input_shape = input_shape
+    model.trainer.input_shape = input_shape
     return model
 
 

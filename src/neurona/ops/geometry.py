@@ -1,0 +1,220 @@
+"""Window geometry of convolution and pooling over images, each rule written once.
+
+Conventions used by every function here:
+
+* images are ``(N, C, H, W)``; a size or a step is a pair ``(along H, along W)``;
+* padding is always ``pads = ((top, bottom), (left, right))``, zeros (or ``value``) added
+  before and after each spatial axis;
+* a kernel ``(KH, KW)`` with dilation ``(DH, DW)`` spans ``D*(K-1) + 1`` rows/columns; moved
+  by stride ``(SH, SW)`` over the padded input it has, per axis,
+  ``O = (I + P_before + P_after - D*(K-1) - 1) // S + 1`` positions (:func:`out_size`);
+* kernel offset ``(p, q)`` of output position ``(i, j)`` reads padded pixel
+  ``(i*SH + p*DH, j*SW + q*DW)``.
+
+Two memory layouts of the windows exist (``batch_last``):
+
+* ``False`` (per image): padded buffer ``(N, C, H', W')``, windows ``(N, C, KH, KW, OH, OW)``,
+  columns ``(N, C*KH*KW, OH*OW)`` (``unfold``'s layout);
+* ``True`` (whole batch): buffer ``(C, H', W', N)``, windows ``(C, KH, KW, OH, OW, N)``,
+  columns ``(C*KH*KW, OH*OW*N)``: the batch axis moves fastest, so one matrix product
+  covers the batch and copies run over long contiguous stretches.
+
+``H' = H + top + bottom`` and ``W' = W + left + right``. Argument checks raise errors that
+name the op or layer (``op``), the value given and what is expected.
+"""
+
+import numpy as np
+
+from .. import backend as _dev
+
+__all__ = ["PAD_MODES", "pair", "positive_pair", "check_4d", "resolve_padding", "pool_padding",
+           "out_size", "output_hw", "pad", "windows", "im2col", "col2im"]
+
+PAD_MODES = ("valid", "same", "full")
+
+
+# ---- argument checking ---------------------------------------------------------------
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def pair(value, name, op):
+    """An int ``k`` or a pair ``(kh, kw)`` of ints -> ``(kh, kw)`` as Python ints.
+
+    Raises ``TypeError("{op}: {name} must be an int or a pair of ints, ...")`` otherwise.
+    """
+    if _is_int(value):
+        return (int(value), int(value))
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(map(_is_int, value)):
+        return (int(value[0]), int(value[1]))
+    raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+
+
+def positive_pair(value, name, op):
+    """:func:`pair` with both entries >= 1 (kernel sizes, strides, dilations)."""
+    result = pair(value, name, op)
+    if min(result) < 1:
+        raise ValueError(f"{op}: {name} must be >= 1, got {value!r}")
+    return result
+
+
+def check_4d(x, op, what="input"):
+    """Raise unless ``x`` (anything with ``.shape``) is 4-D ``(N, C, H, W)``."""
+    if len(x.shape) != 4:
+        raise ValueError(f"{op}: {what} must be 4-D (N, C, H, W), got shape {tuple(x.shape)}; "
+                         "add a batch axis with x.unsqueeze(0) for a single image")
+
+
+def resolve_padding(padding, kernel, dilation, stride, op, allow_modes=True):
+    """``padding`` as ``((top, bottom), (left, right))``.
+
+    ``padding`` is an int or a pair ``(PH, PW)`` (the same before and after, >= 0) or, with
+    ``allow_modes``, a mode. Per axis the kernel's extent minus one is ``T = D*(K-1)``:
+
+    * ``'valid'``: no padding;
+    * ``'same'``: output size = input size (stride 1 only): ``T // 2`` before and the rest
+      after, so an even kernel pads one more at the bottom/right, as PyTorch does;
+    * ``'full'``: ``T`` on every side, so every partial overlap of kernel and input gives
+      an output (``O = I + T``).
+    """
+    if isinstance(padding, str):
+        if not allow_modes or padding not in PAD_MODES:
+            allowed = ("an int, a pair or one of 'valid', 'same', 'full'" if allow_modes
+                       else "an int or a pair of ints")
+            raise ValueError(f"{op}: padding must be {allowed}, got {padding!r}")
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        spans = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        if padding == "same":
+            if tuple(stride) != (1, 1):
+                raise ValueError(f"{op}: padding='same' needs stride 1, got stride {stride}; "
+                                 "use an explicit int padding for strided convolutions")
+            return tuple((t // 2, t - t // 2) for t in spans)
+        return tuple((t, t) for t in spans)  # 'full'
+    ph, pw = pair(padding, "padding", op)
+    if ph < 0 or pw < 0:
+        raise ValueError(f"{op}: padding must be >= 0, got {padding!r}")
+    return ((ph, ph), (pw, pw))
+
+
+def pool_padding(padding, kernel, op):
+    """Pooling's padding, an int or a pair, as ``((PH, PH), (PW, PW))``.
+
+    Each amount must be between 0 and half the kernel (PyTorch's rule), so that every
+    window holds at least one real pixel.
+    """
+    ph, pw = pair(padding, "padding", op)
+    if not (0 <= ph <= kernel[0] // 2 and 0 <= pw <= kernel[1] // 2):
+        raise ValueError(f"{op}: padding must be between 0 and half the kernel size "
+                         f"{tuple(kernel)}, got {padding!r}")
+    return ((ph, ph), (pw, pw))
+
+
+# ---- sizes ---------------------------------------------------------------------------
+def out_size(size, before, after, kernel, stride, dilation):
+    """Window positions along one axis: ``(I + before + after - D*(K-1) - 1) // S + 1``.
+
+    Not checked: it is < 1 when the dilated kernel does not fit the padded input.
+    """
+    return (size + before + after - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def output_hw(in_hw, pads, kernel, stride, dilation, op):
+    """``(OH, OW)`` by :func:`out_size` per axis; raises a ``ValueError`` naming ``op`` when
+    the dilated kernel is larger than the padded input."""
+    padded = tuple(i + before + after for i, (before, after) in zip(in_hw, pads))
+    extent = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if extent[0] > padded[0] or extent[1] > padded[1]:
+        raise ValueError(
+            f"{op}: kernel {tuple(kernel)} with dilation {tuple(dilation)} spans "
+            f"{extent[0]}x{extent[1]}, larger than the padded input {padded[0]}x{padded[1]} "
+            f"(input {tuple(in_hw)}, padding {pads} as (before, after) per axis); "
+            "use a smaller kernel or more padding")
+    return tuple(out_size(i, before, after, k, s, d)
+                 for i, (before, after), k, s, d in zip(in_hw, pads, kernel, stride, dilation))
+
+
+# ---- padding, windows, im2col and col2im ---------------------------------------------
+def pad(x, pads, value=0.0, batch_last=False):
+    """Pad the spatial axes of ``x`` (N, C, H, W) with ``value``: -> (N, C, H', W'), or with
+    ``batch_last`` -> (C, H', W', N). Without padding the per-image layout returns ``x``."""
+    (top, bottom), (left, right) = pads
+    if not batch_last and top == bottom == left == right == 0:
+        return x
+    n, c, h, w = x.shape
+    hp, wp = h + top + bottom, w + left + right
+    if batch_last:
+        out = np.full((c, hp, wp, n), value, dtype=x.dtype, like=x)
+        out[:, top:top + h, left:left + w] = x.transpose(1, 2, 3, 0)
+    else:
+        out = np.full((n, c, hp, wp), value, dtype=x.dtype, like=x)
+        out[:, :, top:top + h, left:left + w] = x
+    return out
+
+
+def windows(xp, kernel, stride, dilation, out_hw, batch_last=False):
+    """Read-only strided view of the windows of a padded buffer ``xp``; no data is copied.
+
+    Per image: ``[n, c, p, q, i, j] = xp[n, c, i*SH + p*DH, j*SW + q*DW]``, shape
+    (N, C, KH, KW, OH, OW); with ``batch_last`` the same entries as ``[c, p, q, i, j, n]``
+    of a (C, H', W', N) buffer. A step along p jumps DH rows of ``xp``, a step along i
+    jumps SH rows: hence the strides (in bytes, as NumPy counts them).
+    """
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
+    lead = 1 if batch_last else 2  # axes before H
+    s_h, s_w = xp.strides[lead:lead + 2]
+    shape = xp.shape[:lead] + (kh, kw, oh, ow) + xp.shape[lead + 2:]
+    strides = (xp.strides[:lead] + (dh * s_h, dw * s_w, sh * s_h, sw * s_w)
+               + xp.strides[lead + 2:])
+    return _dev.as_strided(xp, shape=shape, strides=strides, writeable=False)
+
+
+def im2col(x, pads, kernel, stride, dilation, out_hw, batch_last=False):
+    """Contiguous columns of ``x`` (N, C, H, W), zero-padded by ``pads``: one copy of the
+    :func:`windows` view.
+
+    Per image: (N, C*KH*KW, OH*OW), row ``c*KH*KW + p*KW + q`` holding channel c at kernel
+    offset (p, q), column ``i*OW + j`` output position (i, j) (``torch.nn.functional.unfold``).
+    With ``batch_last``: (C*KH*KW, OH*OW*N), column ``(i*OW + j)*N + n``.
+    """
+    xp = pad(x, pads, batch_last=batch_last)
+    view = windows(xp, kernel, stride, dilation, out_hw, batch_last)
+    cols = np.empty(view.shape, dtype=x.dtype, like=x)
+    cols[...] = view
+    (kh, kw), (oh, ow) = kernel, out_hw
+    n, c = x.shape[:2]
+    if batch_last:
+        return cols.reshape(c * kh * kw, oh * ow * n)
+    return cols.reshape(n, c * kh * kw, oh * ow)
+
+
+def col2im(cols, in_shape, pads, stride, dilation, batch_last=False):
+    """Adjoint of :func:`windows`: scatter-add windows back into a gradient (N, C, H, W).
+
+    ``cols`` is in the windows' layout, (N, C, KH, KW, OH, OW) or with ``batch_last``
+    (C, KH, KW, OH, OW, N); ``in_shape`` is the unpadded input's (N, C, H, W).
+    Padded pixel (r, s) was read by every (output position, kernel offset) with
+    r = i*SH + p*DH and s = j*SW + q*DW, so
+        dL/dx_pad[r, s] = sum of cols[p, q, i, j] over those (p, q, i, j).
+    For one offset (p, q) the pixels read by all (i, j) form the strided slice rows
+    p*DH, p*DH + SH, ..., columns q*DW, q*DW + SW, ...: the loop adds each offset's slice in
+    turn (KH*KW steps, never one per pixel). The padding is cut off at the end (a constant:
+    no gradient).
+    """
+    n, c, h, w = in_shape
+    (sh, sw), (dh, dw) = stride, dilation
+    (top, bottom), (left, right) = pads
+    lead = 1 if batch_last else 2
+    kh, kw, oh, ow = cols.shape[lead:lead + 4]
+    hp, wp = h + top + bottom, w + left + right
+    grad = np.zeros((c, hp, wp, n) if batch_last else (n, c, hp, wp), dtype=cols.dtype,
+                    like=cols)
+    keep = (slice(None),) * lead
+    for p in range(kh):
+        for q in range(kw):
+            rows = slice(p * dh, p * dh + sh * (oh - 1) + 1, sh)
+            columns = slice(q * dw, q * dw + sw * (ow - 1) + 1, sw)
+            grad[keep + (rows, columns)] += cols[keep + (p, q)]
+    if batch_last:
+        return _dev.contiguous(grad[:, top:top + h, left:left + w].transpose(3, 0, 1, 2))
+    return grad[:, :, top:top + h, left:left + w]
