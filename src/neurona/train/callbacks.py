@@ -345,7 +345,7 @@ class TerminateOnNaN(Callback):
 
     ``fit`` adds one unless ``terminate_on_nan=False`` (or one is in ``callbacks``). The check
     runs after each ``backward()`` and before the optimizer step, so the diverging step's update
-    is not applied. It is cheap: one ``np.isfinite`` of the loss and of each gradient's sum (a
+    is not applied. It is cheap: one ``np.isfinite`` of the loss plus every gradient's sum (the
     sum is NaN/inf if any element is); only when that fails does it search element by
     element: the first parameter (in ``named_parameters()`` order) whose value is not finite
     (the root cause), else the first whose gradient is not. A sum that merely overflows is
@@ -361,8 +361,11 @@ class TerminateOnNaN(Callback):
 
     def on_after_backward(self, epoch, step, loss):
         params = self._params if self._params is not None else self.model.parameters()
-        if math.isfinite(loss) and all(
-                p.grad is None or np.isfinite(np.sum(p.grad)) for p in params):
+        total = loss  # NaN or inf anywhere makes the sum non-finite (one test, not one per tensor)
+        for p in params:
+            if p.grad is not None:
+                total = total + p.grad.sum()
+        if np.isfinite(total):
             return
         bad = _diagnose(self.model)
         if bad is None and math.isfinite(loss):
