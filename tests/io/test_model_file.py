@@ -433,3 +433,38 @@ def test_custom_loss_saved_by_name_still_loads(tmp_path):
         loaded = roundtrip(model, tmp_path)
     assert type(loaded.trainer.compiled.optimizer) is optim.SGD
     assert loaded.trainer.compiled.optimizer.param_groups[0]["lr"] == 0.5
+
+
+# ---- dumps / loads: the same file as bytes ------------------------------------------------
+def test_dumps_loads_round_trip_is_the_file(tmp_path):
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    model.compile(optimizer="adam", lr=0.01, loss="mse", metrics=["mae"])
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
+    model.fit(x, np.zeros((8, 2), np.float32), epochs=2, batch_size=4, seed=0, verbose=0)
+    data = neurona.io.dumps(model)
+    assert isinstance(data, bytes) and data == neurona.io.dumps(model)
+    assert neurona.save(model, tmp_path / "m").read_bytes() == data
+    loaded = neurona.io.loads(data)
+    np.testing.assert_array_equal(predict(loaded, x), predict(model, x))
+    assert loaded.trainer.state == {"epoch": 2, "seed": 0}
+    assert loaded.trainer.history.history == model.trainer.history.history
+    assert loaded.trainer.compiled.optimizer.state_dict()["state"].keys() \
+        == model.trainer.compiled.optimizer.state_dict()["state"].keys()
+    assert "optimizer.npz" not in zipfile.ZipFile(io.BytesIO(
+        neurona.io.dumps(model, include_optimizer=False))).namelist()
+
+
+def test_loads_refuses_what_load_refuses():
+    with pytest.raises(ModelFileError, match="<bytes>.*not a zip"):
+        neurona.io.loads(b"not a model")
+    with pytest.raises(ModelFileError, match="net.bin"):
+        neurona.io.loads(pickle.dumps({"a": 1}), name="net.bin")
+    members = io.BytesIO()
+    with zipfile.ZipFile(members, "w") as zf:
+        zf.writestr("weights.npz", pickle.dumps({"a": 1}))
+    with pytest.raises(ModelFileError, match="pickle"):
+        neurona.io.loads(members.getvalue())
+    with pytest.raises(TypeError, match="bytes"):
+        neurona.io.loads("m.neurona")
+    with pytest.raises(UnsupportedModelError, match=r"register\(Net\)"):
+        neurona.io.dumps(Net())

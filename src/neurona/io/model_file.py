@@ -1,4 +1,5 @@
-"""Model files: ``save(model, path)`` / ``load(path)``, and ``save_weights`` / ``load_weights``.
+"""Model files: ``save(model, path)`` / ``load(path)`` (``dumps(model)`` / ``loads(data)``: the
+same file as bytes in memory), and ``save_weights`` / ``load_weights``.
 
 A model file is a zip archive (extension ``.neurona`` suggested) with exactly these members:
 
@@ -39,8 +40,8 @@ from .. import backend as _dev
 from ..atomic import atomic_write
 from ..train.callbacks import History
 
-__all__ = ["save", "load", "info", "describe", "save_weights", "load_weights", "ModelFileError",
-           "UnsupportedModelError", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["save", "load", "dumps", "loads", "info", "describe", "save_weights", "load_weights",
+           "ModelFileError", "UnsupportedModelError", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "neurona.model"
 FORMAT_VERSION = 1
@@ -154,23 +155,13 @@ def _zip_bytes(members) -> bytes:
     return buf.getvalue()
 
 
-def save(model: Module, path, include_optimizer: bool = True, extra=None) -> Path:
-    """Write ``model`` (architecture, weights, compile settings, optimizer state, training
-    state) to one file at ``path``, atomically. Returns the path.
-
-    - the architecture must be made of ``neurona.nn`` layers, ``Sequential``/``ModuleList``
-      and classes registered with :func:`neurona.io.register`; otherwise an
-      ``UnsupportedModelError`` suggests ``register`` or :func:`save_weights`;
-    - what ``model.trainer`` (:class:`neurona.train.Trainer`) holds: if the model was
-      compiled, ``trainer.compiled.config`` and, with ``include_optimizer``,
-      ``optimizer.state_dict()``, so training can resume; ``trainer.state`` (a dict such as
-      ``{'epoch': 3, 'seed': 0}``); the last fit's ``trainer.history``; ``trainer.input_shape``;
-    - ``extra``: any JSON data of your own (default ``trainer.extra``), returned by
-      :func:`info` and as ``model.trainer.extra``.
-    """
-    path = Path(os.fspath(path))
+def dumps(model: Module, include_optimizer: bool = True, *, extra=None) -> bytes:
+    """The bytes of the model file :func:`save` would write for ``model`` (same arguments,
+    same safety); :func:`loads` rebuilds the model from them. For pickling, sending or
+    storing a model in memory without a file."""
     if not isinstance(model, Module):
-        raise TypeError(f"neurona.save needs a neurona.nn.Module, got {type(model).__name__}")
+        raise TypeError(f"neurona.save/dumps needs a neurona.nn.Module, got "
+                        f"{type(model).__name__}")
     trainer = model.trainer
     if extra is None:
         extra = trainer.extra
@@ -195,9 +186,29 @@ def save(model: Module, path, include_optimizer: bool = True, extra=None) -> Pat
     if trainer.history is not None:
         meta["history"] = {"epoch": list(trainer.history.epoch),
                            "history": trainer.history.history}
-    members = {"model.json": _dumps(meta, f"the description of {path.name} (compile config, "
+    members = {"model.json": _dumps(meta, "the model description (compile config, "
                                           "training_state or extra)"), **members}
-    atomic_write(path, _zip_bytes(members))
+    return _zip_bytes(members)
+
+
+def save(model: Module, path, include_optimizer: bool = True, extra=None) -> Path:
+    """Write ``model`` (architecture, weights, compile settings, optimizer state, training
+    state) to one file at ``path``, atomically. Returns the path.
+
+    - the architecture must be made of ``neurona.nn`` layers, ``Sequential``/``ModuleList``
+      and classes registered with :func:`neurona.io.register`; otherwise an
+      ``UnsupportedModelError`` suggests ``register`` or :func:`save_weights`;
+    - what ``model.trainer`` (:class:`neurona.train.Trainer`) holds: if the model was
+      compiled, ``trainer.compiled.config`` and, with ``include_optimizer``,
+      ``optimizer.state_dict()``, so training can resume; ``trainer.state`` (a dict such as
+      ``{'epoch': 3, 'seed': 0}``); the last fit's ``trainer.history``; ``trainer.input_shape``;
+    - ``extra``: any JSON data of your own (default ``trainer.extra``), returned by
+      :func:`info` and as ``model.trainer.extra``.
+
+    The file's bytes are :func:`dumps`'s.
+    """
+    path = Path(os.fspath(path))
+    atomic_write(path, dumps(model, include_optimizer, extra=extra))
     return path
 
 
@@ -265,8 +276,13 @@ def _read_members(path: Path) -> dict:
         raise FileNotFoundError(f"no such model file: {path}")
     if path.is_dir():
         raise ModelFileError(f"{path} is a directory, not a model file")
+    return _members(path.read_bytes(), path)
+
+
+def _members(data: bytes, path) -> dict:
+    """The members of a model file's bytes (``path`` names them in errors)."""
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(_io.BytesIO(data)) as zf:
             infos = zf.infolist()
             # A truncated file can end inside the stored weights.npz, whose own end record
             # then looks like the archive's: its members would not start at offset 0.
@@ -417,7 +433,20 @@ def load(path) -> Module:
     weights that do not fit the architecture.
     """
     path = Path(os.fspath(path))
-    members = _read_members(path)
+    return _model(_read_members(path), path)
+
+
+def loads(data: bytes, name: str = "<bytes>") -> Module:
+    """Rebuild a model from the bytes :func:`dumps` (or a model file) holds, as :func:`load`
+    does (the same checks; errors name ``name``)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"neurona.io.loads needs the bytes of a model file, got "
+                        f"{type(data).__name__}")
+    return _model(_members(bytes(data), name), name)
+
+
+def _model(members, path) -> Module:
+    """The model a model file's members describe (``path`` names the file in errors)."""
     meta = _parse_meta(members, path)
     weights = _read_npz(members["weights.npz"], path, "weights.npz")
     model = _build(meta.get("architecture"), "", path)
