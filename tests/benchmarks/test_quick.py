@@ -62,3 +62,10 @@ def test_the_device_path_runs_and_gives_the_cpu_losses(cls):
     np.testing.assert_allclose(gpu["first_losses"]["neurona"], cpu["first_losses"]["neurona"],
                                rtol=1e-6)
     assert gpu["neurona"]["accuracy"] == cpu["neurona"]["accuracy"]
+
+
+def test_the_search_benchmark_runs_in_quick_mode(capsys):
+    from benchmarks import search
+    assert search.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("| n_jobs=") == 6 and "ratio neurona/scikit-learn" in out
