@@ -170,7 +170,7 @@ def cmd_predict(args) -> int:
 def cmd_summary(args) -> int:
     import neurona
     name = args.model
-    if name == "lecun1989":  # 16×16 input; its shape comes from model.input_shape
+    if name == "lecun1989":  # 16×16 input; its shape comes from model.trainer.input_shape
         from . import zoo
         zoo.lecun1989().summary()
         return 0
