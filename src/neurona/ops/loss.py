@@ -103,14 +103,22 @@ class _Loss(Function):
             self.count = l.shape[0] if l.ndim else 1
         else:
             self.count = l.size if count is None else count
+        if self.count:
+            return _dev.asarray(l.sum() / self.count).astype(l.dtype, copy=False)
         with np.errstate(invalid="ignore", divide="ignore"):  # empty / all ignored -> nan
             return _dev.asarray(l.sum() / self.count).astype(l.dtype, copy=False)
 
     def _dl(self, g):
+        return np.broadcast_to(self._scale(g), self.lshape)
+
+    def _scale(self, g):
+        """dL/dl_i: an array of l's shape ('none') or a 0-d one that broadcasts to it."""
         if self.reduction == "none":
             return np.reshape(g, self.lshape)
+        if self.count:
+            return g / self.count
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.broadcast_to(g / self.count, self.lshape)
+            return g / self.count
 
 
 # ---- regression losses --------------------------------------------------------------
@@ -266,6 +274,12 @@ def _class_weights(name, x, target, weight, ignore_index, smoothing):
             f"{name}: target of shape {target.shape} must hold integer class indices, got "
             f"dtype {target.dtype}; convert it with target.astype(np.int64) (or .long()), or "
             f"pass one-hot/probability targets of the input's shape {x.shape}")
+    if w is None and not smoothing and x.ndim == 2 and target.size:
+        low, high = target.min(), target.max()
+        if 0 <= low and high < C and not low <= ignore_index <= high:  # the common case
+            q = np.zeros_like(x)
+            q[np.arange(len(target), like=x), target] = 1
+            return q, len(target), None
     keep = target != ignore_index
     bad = keep & ((target < 0) | (target >= C))
     if bad.any():
@@ -283,7 +297,14 @@ def _class_weights(name, x, target, weight, ignore_index, smoothing):
     return q, wt.sum(), None
 
 
-class NLLLoss(_Loss):
+class _ClassLoss(_Loss):
+    def _per_sample(self, g):
+        """dL/dl_i with a class axis inserted, to broadcast against (N, C, ...)."""
+        dl = self._scale(g)
+        return np.expand_dims(dl, 1) if dl.ndim else dl
+
+
+class NLLLoss(_ClassLoss):
     # l_i = -sum_c q_ic x_ic   (x: log-probabilities; q: see _class_weights)
     # dl_i/dx_ic = -q_ic;  for probability targets dl_i/dy_ic = -w_c x_ic
     def forward(self, x, target, weight=None, ignore_index=-100, reduction="mean"):
@@ -295,7 +316,7 @@ class NLLLoss(_Loss):
         return self._reduce(l[0] if len(self.xshape) == 1 else l, reduction, count)
 
     def backward(self, g):
-        dl = np.expand_dims(np.reshape(self._dl(g), self.q[:, 0].shape), 1)
+        dl = self._per_sample(g)
         gx = (-self.q * dl).reshape(self.xshape)
         gy = None
         if self.needs_input_grad[1] and self.dy is not None:
@@ -303,7 +324,7 @@ class NLLLoss(_Loss):
         return gx, gy
 
 
-class CrossEntropy(_Loss):
+class CrossEntropy(_ClassLoss):
     # logp = log_softmax(z) over the class axis 1;  l_i = -sum_c q_ic logp_ic
     # dl_i/dz_ic = (sum_c' q_ic') softmax_ic - q_ic     (one-hot y, no weights: softmax - y)
     # for probability targets dl_i/dy_ic = -(1 - e) w_c logp_ic
@@ -321,7 +342,7 @@ class CrossEntropy(_Loss):
 
     def backward(self, g):
         q, logp = self.q, self.logp
-        dl = np.expand_dims(np.reshape(self._dl(g), q[:, 0].shape), 1)
+        dl = self._per_sample(g)
         gz = (q.sum(axis=1, keepdims=True) * np.exp(logp) - q) * dl
         gy = None
         if self.needs_input_grad[1] and self.dy is not None:

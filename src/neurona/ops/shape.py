@@ -87,6 +87,8 @@ def flatten(input, start_dim=0, end_dim=-1):
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
                          f"for a tensor of shape {shape}")
+    if s == e and isinstance(input, Tensor):  # nothing to merge: the input itself, as torch
+        return input
     merged = int(np.prod(shape[s:e + 1], dtype=np.int64))
     return Reshape.apply(input, shape=shape[:s] + (merged,) + shape[e + 1:])
 
