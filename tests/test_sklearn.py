@@ -90,6 +90,20 @@ def test_grid_search_over_lr_and_routed_params_same_scores_in_parallel(digits):
     assert best.score(X, y) > 0.85
 
 
+def blas_threads(estimator, X, y) -> float:
+    """A 'score': how many threads BLAS may use in the process that scored."""
+    from threadpoolctl import threadpool_info
+    return float(max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"))
+
+
+def test_two_jobs_run_with_one_blas_thread_each(digits):
+    import joblib
+    X, y = digits
+    with joblib.parallel_config(backend="loky", inner_max_num_threads=1):  # the README's recipe
+        threads = cross_validate(fast(epochs=1), X, y, cv=2, n_jobs=2, scoring=blas_threads)
+    assert list(threads["test_score"]) == [1.0, 1.0]
+
+
 def test_randomized_search_with_loguniform(digits):
     X, y = digits
     search = RandomizedSearchCV(fast(epochs=3), {"lr": loguniform(1e-4, 1e-1)}, n_iter=3, cv=2,

@@ -1,4 +1,4 @@
-"""Searches on a Dask cluster through joblib's dask backend give the scores of a local run.
+"""Searches and reproductions on a Dask cluster (joblib's dask backend) give the local results.
 
 A 2-worker ``LocalCluster`` on 127.0.0.1 (processes, one thread each, no dashboard) is
 started once for this module and closed by the fixture. In CI (``CI`` set) a missing
@@ -69,3 +69,24 @@ def test_cross_validation_on_the_cluster(client):
     with joblib.parallel_backend("dask"):
         remote = cross_val_score(est, x, y, cv=3, n_jobs=-1)
     np.testing.assert_array_equal(remote, local)
+
+
+def test_reproduce_on_the_cluster_equals_the_serial_run(client, tmp_path):
+    from neurona.cli import main
+    from tests.recipes.test_parallel import measured
+    ids = ["xor-worked", "slides-restarts", "T3"]
+    assert main(["reproduce", *ids, "--quick", "--out", str(tmp_path / "serial")]) == 0
+    address = client.scheduler.address
+    assert address.startswith("tcp://127.0.0.1:")
+    assert main(["reproduce", *ids, "--quick", "--out", str(tmp_path / "dask"),
+                 "--scheduler", address]) == 0
+    assert measured(tmp_path / "dask", ids) == measured(tmp_path / "serial", ids)
+
+
+def test_dask_workers_run_blas_on_one_thread(client):
+    from tests.test_sklearn import blas_threads
+    x, y = _digits()
+    est = NeuralNetClassifier(hidden_layer_sizes=(8,), epochs=1, random_state=0)
+    with joblib.parallel_backend("dask"):
+        threads = cross_val_score(est, x, y, cv=2, n_jobs=-1, scoring=blas_threads)
+    assert list(threads) == [1.0, 1.0]  # dask's nanny sets OPENBLAS_NUM_THREADS=1 and friends

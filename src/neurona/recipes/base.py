@@ -125,34 +125,54 @@ def run_experiment(experiment: Experiment, seeds=None, quick: bool = False, epoc
     With ``runs_dir`` each seed's result is saved as it finishes
     (``<runs_dir>/<id>/seed<k>[-quick][-e<epochs>].json``); with ``resume`` a seed whose file
     exists is loaded instead of rerun, so an interrupted ``reproduce all`` picks up where it
-    stopped.
+    stopped. :func:`neurona.recipes.parallel.run_experiments` spreads the seeds of several
+    experiments over processes or a Dask cluster.
     """
-    n = 1 if not experiment.seeded else (seeds or experiment.default_seeds)
+    n = seed_count(experiment, seeds)
     results = []
     for seed in range(n):
-        path = _run_path(runs_dir, experiment.id, seed, quick, epochs) if runs_dir else None
+        path = run_path(runs_dir, experiment.id, seed, quick, epochs) if runs_dir else None
         if resume and path is not None and path.exists():
-            result = load_run(path)
             log(f"[{experiment.id}] seed {seed}: loaded from {path}")
-            results.append(result)
+            results.append(load_run(path))
             continue
-        start = time.perf_counter()
-        log(f"[{experiment.id}] seed {seed} of {n}{' (quick)' if quick else ''} ...")
-        kwargs = {}
-        if experiment.resumable and path is not None:
-            kwargs["workdir"] = path.with_suffix("")  # per-epoch checkpoints live here
-            if not resume:  # a fresh run: forget an earlier run's checkpoint
-                import shutil
-                shutil.rmtree(kwargs["workdir"], ignore_errors=True)
-        result = experiment.run(seed=seed, quick=quick, epochs=epochs, **kwargs)
-        result.seconds = result.seconds or time.perf_counter() - start
-        log(f"[{experiment.id}] seed {seed}: "
-            + ", ".join(f"{k} {_fmt(v)}" for k, v in result.metrics.items())
-            + f" ({result.seconds:.1f} s)")
+        result = run_seed(experiment, seed, n, quick, epochs, log, path, resume)
         if path is not None:
             save_run(result, path)
         results.append(result)
     return results
+
+
+def seed_count(experiment: Experiment, seeds=None) -> int:
+    """How many seeds ``experiment`` runs: 1 when it is not seeded, else ``seeds`` or its
+    default."""
+    return 1 if not experiment.seeded else (seeds or experiment.default_seeds)
+
+
+def run_seed(experiment: Experiment, seed: int, n: int, quick: bool, epochs, log=print,
+             path=None, resume: bool = False, log_result: bool = True) -> RunResult:
+    """One seeded run of ``experiment`` (seed ``seed`` of ``n``), logged at its start and (with
+    ``log_result``) its end; ``path`` is where its result will be saved (a resumable
+    experiment keeps its per-epoch checkpoints beside it)."""
+    start = time.perf_counter()
+    log(f"[{experiment.id}] seed {seed} of {n}{' (quick)' if quick else ''} ...")
+    kwargs = {}
+    if experiment.resumable and path is not None:
+        kwargs["workdir"] = path.with_suffix("")  # per-epoch checkpoints live here
+        if not resume:  # a fresh run: forget an earlier run's checkpoint
+            import shutil
+            shutil.rmtree(kwargs["workdir"], ignore_errors=True)
+    result = experiment.run(seed=seed, quick=quick, epochs=epochs, **kwargs)
+    result.seconds = result.seconds or time.perf_counter() - start
+    if log_result:
+        log(f"[{experiment.id}] seed {seed}: " + describe(result))
+    return result
+
+
+def describe(result: RunResult) -> str:
+    """``metric value, ... (seconds)``: one run's line in the log."""
+    return (", ".join(f"{k} {_fmt(v)}" for k, v in result.metrics.items())
+            + f" ({result.seconds:.1f} s)")
 
 
 class EpochCheckpoint(Callback):
@@ -207,7 +227,7 @@ def resume_fit(workdir, build, fit):
     return model, cb.curves, cb.seconds
 
 
-def _run_path(runs_dir, exp_id: str, seed: int, quick: bool, epochs):
+def run_path(runs_dir, exp_id: str, seed: int, quick: bool, epochs):
     from pathlib import Path
     name = f"seed{seed}{'-quick' if quick else ''}{f'-e{epochs}' if epochs else ''}.json"
     return Path(runs_dir) / exp_id / name
