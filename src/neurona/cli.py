@@ -1,4 +1,4 @@
-"""The neurona command line: train, evaluate, predict, summary, data.
+"""The neurona command line: train, evaluate, predict, summary, data, reproduce, search.
 
     neurona train --model lenet5 --epochs 3 --out lenet5.neurona
     neurona evaluate lenet5.neurona
@@ -195,7 +195,7 @@ def cmd_data(args) -> int:
 
 def cmd_reproduce(args) -> int:
     from . import recipes
-    from .recipes import base
+    from .recipes import base, parallel
     exps = recipes.experiments()
     if args.list or not args.ids:
         width = max(len(k) for k in exps) if exps else 0
@@ -209,23 +209,40 @@ def cmd_reproduce(args) -> int:
         raise SystemExit(f"neurona reproduce: unknown experiment(s) {', '.join(unknown)}; "
                          "see `neurona reproduce --list`")
     ids = [i for i in ids if i not in excluded]
+    if args.jobs < 1 and args.jobs != -1:
+        raise SystemExit(f"neurona reproduce: --jobs must be a positive number of processes "
+                         f"or -1 (one per core), got {args.jobs}")
+    if (args.jobs != 1 or args.scheduler) and args.device != "cpu":
+        raise SystemExit("neurona reproduce: --jobs and --scheduler run on the CPU; leave out "
+                         "--device")
     out = Path(args.out)
     sections, all_rows = [], []
     from .recipes.plots import have_matplotlib
     if not have_matplotlib():
         print("neurona reproduce: matplotlib is not installed, figures are skipped "
               "(pip install 'neurona[plot]')")
-    for key in ids:
-        exp = exps[key]
-        results = base.run_experiment(exp, seeds=args.seeds, quick=args.quick, epochs=args.epochs,
-                                      runs_dir=out / "runs", resume=args.resume)
-        rows = base.compare(exp, results)
-        all_rows += rows
-        paths = base.write_outputs(exp, results, rows, out, quick=args.quick)
+
+    def report(key, results):
+        rows = base.compare(exps[key], results)
+        all_rows.extend(rows)
+        paths = base.write_outputs(exps[key], results, rows, out, quick=args.quick)
         print()
         print(base.markdown_table(rows))
         print(f"wrote {', '.join(str(p) for p in paths)}")
         sections.append((out / f"{key}.md").read_text())
+
+    options = dict(seeds=args.seeds, quick=args.quick, epochs=args.epochs, runs_dir=out / "runs",
+                   resume=args.resume, n_jobs=args.jobs, scheduler=args.scheduler)
+    if args.jobs == 1 and args.scheduler is None:  # serial: each table as soon as it is done
+        for key in ids:
+            report(key, parallel.run_experiments([exps[key]], **options)[key])
+    else:
+        try:
+            results = parallel.run_experiments([exps[k] for k in ids], **options)
+        except (ImportError, parallel.ClusterError) as err:
+            raise SystemExit(f"neurona reproduce: {err}") from None
+        for key in ids:
+            report(key, results[key])
     if args.ids == ["all"]:
         results_md = out / "RESULTS.md"
         skipped = (f"Not run for this file (--exclude): {', '.join(excluded)}.\n\n"
@@ -239,6 +256,16 @@ def cmd_reproduce(args) -> int:
                      + base.markdown_table(all_rows) + "\n\n" + "\n".join(sections))
         print(f"wrote {results_md}")
     return 0
+
+
+def cmd_search(args) -> int:
+    try:
+        from .sklearn import search
+    except ImportError as err:
+        raise SystemExit(f"neurona search needs scikit-learn and scipy ({err}): "
+                         "pip install 'neurona[sklearn]'") from None
+    return search.command(args.config, scheduler=args.scheduler, restart=args.restart,
+                          out=args.out, n_jobs=args.n_jobs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -289,7 +316,27 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", action="store_true",
                    help="reuse the per-seed results already saved under OUT/runs (an interrupted "
                         "run picks up where it stopped)")
+    r.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="run the experiments' seeds in N processes at once (-1: one per core); "
+                        "results as the serial run's")
+    r.add_argument("--scheduler", default=None, metavar="ADDR",
+                   help="run the seeds on a Dask cluster, e.g. tcp://HOST:8786 "
+                        "(pip install 'neurona[distributed]')")
     r.set_defaults(func=cmd_reproduce)
+
+    se = sub.add_parser("search", help="hyper-parameter search described by a TOML file "
+                                       "(grid or random, cross-validated, resumable)")
+    se.add_argument("config", metavar="CONFIG.toml",
+                    help="[model], [data], [space] and [search] tables (see "
+                         "examples/search_digits.toml)")
+    se.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="run the trials on this Dask scheduler (overrides search.scheduler)")
+    se.add_argument("--restart", action="store_true",
+                    help="discard the trials already in OUT/trials.jsonl and start again")
+    se.add_argument("--out", default=None, help="output directory (overrides search.out)")
+    se.add_argument("--jobs", type=int, default=None, metavar="N", dest="n_jobs",
+                    help="local worker processes, -1: one per core (overrides search.n_jobs)")
+    se.set_defaults(func=cmd_search)
 
     for q in (t, e, d, pr):
         q.add_argument("--data-dir", default=None,
