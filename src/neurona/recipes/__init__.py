@@ -10,6 +10,7 @@ exact configuration from REFERENCE.md, the published numbers and a ``run``:
 | xor.py        | XOR chapter (004) | xor-worked, ... |
 | lecun1989.py  | LeCun et al. 1989 and the 2022 re-implementation (000) | lecun1989* |
 | lecun1989_paper.py | the paper's own method: scaled tanh, diagonal Levenberg–Marquardt | lecun1989-paper |
+| thesis_selection.py | thesis (001) 2.5: hyper-parameter selection with scikit-learn | thesis-grid, thesis-random-vs-grid, thesis-kfold |
 
 ``neurona reproduce --list`` lists them; ``neurona reproduce ID`` runs one.
 """
@@ -21,7 +22,7 @@ import importlib
 from .base import Experiment, Published, RunResult, Row, compare, markdown_table
 
 REGISTRY: dict = {}
-_MODULES = ("thesis", "slides", "xor", "lecun1989", "lecun1989_paper")
+_MODULES = ("thesis", "slides", "xor", "lecun1989", "lecun1989_paper", "thesis_selection")
 
 
 def register(experiment: Experiment) -> Experiment:

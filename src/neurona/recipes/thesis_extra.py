@@ -488,7 +488,12 @@ EXPERIMENTS = [
          _none("member_val_acc_mean", "single member, mean validation accuracy (%)", S3 + ".6"),
          _none("member_val_acc_min", "single member, worst (%)", S3 + ".6"),
          _none("member_val_acc_max", "single member, best (%)", S3 + ".6")],
-        _runner(_run_ensemble, bagging=True), _single_figures("T6-bagging", "T6 bagging members")),
+        _runner(_run_ensemble, bagging=True), _single_figures("T6-bagging", "T6 bagging members"),
+        notes="scikit-learn's BaggingClassifier around neurona.sklearn.NeuralNetClassifier "
+              "resamples and averages predict_proba the same way; this loop stays for what it "
+              "cannot show: each member's validation accuracy per epoch on the thesis's fixed "
+              "validation set, and the pairing with T6-ensemble (same member seeds, without "
+              "resampling)."),
     Experiment(
         "T6-ensemble", "Plain ensemble of T6 networks (k seeds, same data)", "thesis 3.6",
         _common(k=f"{K_MODELS} models ({K_MODELS_QUICK} quick)",
