@@ -23,7 +23,7 @@ LEVELS = {
     # 3: files and ready-made models
     "io": 3, "zoo": 3,
     # 4: what users run
-    "recipes": 4, "cli": 4, "__main__": 4, "callbacks": 4, "demo": 4, "sklearn": 4,
+    "recipes": 4, "cli": 4, "__main__": 4, "callbacks": 4, "demo": 4, "sklearn": 4, "viz": 4,
 }
 
 

@@ -8,7 +8,8 @@ search rerun with the same config resumes; ``OUT/results.csv`` and ``OUT/results
 the trials; the best configuration is refitted on all the data searched over (training and
 validation parts: what ``GridSearchCV(refit=True)`` does) and saved as ``OUT/best.neurona``.
 Each trial's network starts from the same ``random_state``, so a config gives the same
-scores run alone, with ``n_jobs`` or on Dask. The config (``search_config.py`` reads it)::
+scores run alone, with ``n_jobs`` or on Dask. ``search_results.py`` keeps the journal and writes
+the tables. The config (``search_config.py`` reads it)::
 
     [model]                      # the estimator and its fixed parameters
     kind = "classifier"          # or "regressor" (NeuralNetClassifier / NeuralNetRegressor)
@@ -38,9 +39,7 @@ scores run alone, with ``n_jobs`` or on Dask. The config (``search_config.py`` r
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
-import io
 import json
 import os
 import sys
@@ -60,6 +59,7 @@ from ..atomic import atomic_write
 from ..data import preprocess as pp
 from ..data.sources import DataSourceError
 from .search_config import ConfigError, SearchConfig, load_config
+from .search_results import Journal, rows_of, show_params, write_results
 
 __all__ = ["run", "command", "load_data", "trial_params", "prepare_input", "ConfigError",
            "TrialError", "SearchResult"]
@@ -283,60 +283,7 @@ def _backend(scheduler, where, x, y):
         client.close()
 
 
-class _Journal:
-    """OUT/trials.jsonl: one JSON line per finished trial, rewritten atomically each time.
-    Reading it (``__init__``) writes nothing; :meth:`begin` starts the file."""
-
-    def __init__(self, path: Path, config_hash: str, restart: bool):
-        self.path, self.hash, self.lines, self.records = path, config_hash, [], {}
-        self.restart = restart
-        if restart or not path.exists():
-            return
-        others = set()
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                key, digest = rec["key"], rec["config"]
-            except (ValueError, KeyError, TypeError):
-                raise ConfigError(f"search.out: {path} line {n} is not a trial record; delete "
-                                  "the file or rerun with --restart") from None
-            if digest != config_hash:
-                others.add(digest)
-                continue
-            self.lines.append(line + "\n")
-            self.records[key] = rec
-        if others:
-            raise ConfigError(
-                f"search.out: {path} holds trials of a different configuration (config hash "
-                f"{', '.join(sorted(others))}; this one is {config_hash}); results of two "
-                "configs are not mixed: rerun with --restart to discard them, or choose "
-                "another search.out (--out)")
-
-    def begin(self):
-        if self.restart or not self.path.exists():
-            atomic_write(self.path, "")
-
-    def add(self, rec: dict):
-        self.records[rec["key"]] = rec
-        self.lines.append(json.dumps(rec) + "\n")
-        atomic_write(self.path, "".join(self.lines))
-
-
 # ---- the search ----------------------------------------------------------------------------
-def _show(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, tuple):
-        return "(" + ", ".join(_show(x) for x in v) + ("," if len(v) == 1 else "") + ")"
-    return str(v)
-
-
-def _show_params(params) -> str:
-    return ", ".join(f"{k}={_show(v)}" for k, v in params.items()) or "(fixed parameters)"
-
-
 def _how(cfg, data, n) -> str:
     if cfg.validation == "split":
         return (f"the validation split (train on {len(data.x):,}, score on "
@@ -368,7 +315,7 @@ def run(config, *, scheduler=None, restart=False, out=None, n_jobs=None,
         x, y = np.concatenate([x, data.x_val]), np.concatenate([y, data.y_val])
     pipeline, trials = make_pipeline(cfg, data), trial_params(cfg)
     splits = _splits(cfg, data, x, y)
-    journal = _Journal(out / "trials.jsonl", cfg.config_hash, restart)
+    journal = Journal(out / "trials.jsonl", cfg.config_hash, restart)
     keys = [trial_key(p) for p in trials]
     todo = [i for i, k in enumerate(keys) if k not in journal.records]
     total = len(trials)
@@ -400,7 +347,7 @@ def run(config, *, scheduler=None, restart=False, out=None, n_jobs=None,
                                        return_as="generator_unordered")(tasks):
                 i = res["index"]
                 if "error" in res:
-                    raise TrialError(f"trial {i + 1}/{total} ({_show_params(trials[i])}) "
+                    raise TrialError(f"trial {i + 1}/{total} ({show_params(trials[i])}) "
                                      f"failed: {res['error']}")
                 scores = res["scores"]
                 rec = {"config": cfg.config_hash, "key": keys[i], "trial": i + 1,
@@ -409,65 +356,20 @@ def run(config, *, scheduler=None, restart=False, out=None, n_jobs=None,
                        **{k: res[k] for k in ("fit_seconds", "score_seconds", "seconds",
                                               "process")}}
                 journal.add(rec)
-                log(f"[{i + 1}/{total}] {_show_params(trials[i])}: {cfg.scoring} "
+                log(f"[{i + 1}/{total}] {show_params(trials[i])}: {cfg.scoring} "
                     f"{rec['mean']:.4f} ± {rec['std']:.4f} ({res['seconds']:.1f} s)")
-    rows = _rows(trials, [journal.records[k] for k in keys])
+    rows = rows_of(trials, [journal.records[k] for k in keys])
     best = min(rows, key=lambda r: (r["rank"], r["trial"]))
-    _write_results(out, cfg, data, rows, len(x), footer=None)
-    log(f"best: trial {best['trial']} ({_show_params(best['params'])}): {cfg.scoring} "
+    write_results(out, cfg, _how(cfg, data, len(x)), rows, footer=None)
+    log(f"best: trial {best['trial']} ({show_params(best['params'])}): {cfg.scoring} "
         f"{best['mean']:.4f} ± {best['std']:.4f}")
     log(f"wrote {out / 'results.csv'}, {out / 'results.md'}")
     test_score = model_path = None
     if cfg.refit:
         test_score, model_path, footer = _refit(cfg, data, pipeline, best, x, y, out, log)
-        _write_results(out, cfg, data, rows, len(x), footer=footer)
+        write_results(out, cfg, _how(cfg, data, len(x)), rows, footer=footer)
     log(f"search took {time.perf_counter() - started:.1f} s")
     return SearchResult(cfg, out, rows, best, test_score, len(todo), model_path)
-
-
-def _rows(trials, records) -> list[dict]:
-    means = [r["mean"] for r in records]
-    return [{"trial": i + 1, "rank": 1 + sum(m > rec["mean"] for m in means),
-             "params": params, "scores": rec["scores"], "mean": rec["mean"],
-             "std": rec["std"], "fit_seconds": rec["fit_seconds"],
-             "score_seconds": rec["score_seconds"], "seconds": rec["seconds"]}
-            for i, (params, rec) in enumerate(zip(trials, records))]
-
-
-def _cell(v) -> str:
-    return v if isinstance(v, str) else json.dumps(v)
-
-
-def _write_results(out, cfg, data, rows, n, footer):
-    names = list(cfg.space)
-    folds = len(rows[0]["scores"])
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["trial", "rank", *(f"param_{k}" for k in names),
-                *(f"split{j}_score" for j in range(folds)), "mean_score", "std_score",
-                "fit_seconds", "score_seconds", "seconds"])
-    for r in rows:
-        w.writerow([r["trial"], r["rank"], *(_cell(r["params"][k]) for k in names),
-                    *(repr(s) for s in r["scores"]), repr(r["mean"]), repr(r["std"]),
-                    f"{r['fit_seconds']:.3f}", f"{r['score_seconds']:.3f}",
-                    f"{r['seconds']:.3f}"])
-    atomic_write(out / "results.csv", buf.getvalue())
-    lines = [f"# neurona search: `{cfg.path}`", "",
-             f"{cfg.strategy} search, {len(rows)} trial{'s' * (len(rows) != 1)}; each scored "
-             f"by {_how(cfg, data, n)}; scoring: {cfg.scoring}; config hash "
-             f"`{cfg.config_hash}`. Best first.", "",
-             "| rank | trial | " + " | ".join(names) + (" | " if names else "")
-             + f"mean {cfg.scoring} | std | folds | fit s |",
-             "|---:|---:|" + "---|" * len(names) + "---:|---:|---|---:|"]
-    for r in sorted(rows, key=lambda r: (r["rank"], r["trial"])):
-        cells = [str(r["rank"]), str(r["trial"]),
-                 *(_show(r["params"][k]).replace("|", "\\|") for k in names),
-                 f"{r['mean']:.4f}", f"{r['std']:.4f}",
-                 " ".join(f"{s:.4f}" for s in r["scores"]), f"{r['fit_seconds']:.1f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    if footer:
-        lines += ["", footer]
-    atomic_write(out / "results.md", "\n".join(lines) + "\n")
 
 
 def _refit(cfg, data, pipeline, best, x, y, out, log):
@@ -507,7 +409,7 @@ def _refit(cfg, data, pipeline, best, x, y, out, log):
     log(f"saved {path} (the network; model.trainer.extra['search'] records the search)")
     shown = "" if test_score is None else (f" Test {cfg.scoring} of the refitted best: "
                                            f"{test_score:.4f} ({len(data.x_test):,} examples).")
-    footer = (f"Best: trial {best['trial']} ({_show_params(best['params'])}), refitted on "
+    footer = (f"Best: trial {best['trial']} ({show_params(best['params'])}), refitted on "
               f"{len(x):,} examples ({parts}) and saved as `best.neurona`.{shown}")
     return test_score, path, footer
 
