@@ -23,7 +23,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from .. import zoo
 from ..data.sources import sha256_of
 from ..optim import Optimizer
-from ..train import optimizer_names
+from ..train import optimizer_class, optimizer_names
 from ._classifier import NeuralNetClassifier
 from ._regressor import NeuralNetRegressor
 
@@ -409,7 +409,6 @@ def _check_routed(fixed: dict, space: dict):
     takes = _signature_names(builder, {"sizes"} if builder is zoo.mlp else set())
     optimizers = space["optimizer"][1] if "optimizer" in space else (fixed.get("optimizer",
                                                                                "adam"),)
-    from ..train.engine import _OPTIMIZERS
     for name in names:
         section = "model" if name in fixed else "space"
         if name.startswith("module__") and takes is not None:
@@ -420,7 +419,7 @@ def _check_routed(fixed: dict, space: dict):
         if name.startswith("optimizer__"):
             arg = name[len("optimizer__"):]
             for opt in optimizers:
-                cls = _OPTIMIZERS.get(str(opt).lower()) if isinstance(opt, str) else opt
+                cls = optimizer_class(str(opt)) if isinstance(opt, str) else opt
                 if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
                     continue  # an unknown name was reported above
                 takes_opt = _signature_names(cls.__init__, {"self", "params", "lr"})

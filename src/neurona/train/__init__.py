@@ -18,7 +18,8 @@ The same functions are methods of every ``Module``::
 - :mod:`~neurona.train.summary`: ``summary(model, input_shape)`` tables.
 """
 
-from .engine import compile, fit, evaluate, predict, Compiled, loss_names, optimizer_names
+from .engine import compile, fit, evaluate, predict, Compiled, loss_names, optimizer_names, \
+    optimizer_class
 from .trainer import Trainer
 from .callbacks import (Callback, History, EarlyStopping,
                         LearningRateScheduler, CSVLogger, TerminateOnNaN, TrainingDiverged)
@@ -26,7 +27,7 @@ from .progress import ProgbarLogger
 from . import metrics, callbacks, progress, summary
 
 __all__ = [
-    "Trainer", "compile", "fit", "evaluate", "predict", "Compiled", "loss_names", "optimizer_names",
+    "Trainer", "compile", "fit", "evaluate", "predict", "Compiled", "loss_names", "optimizer_names", "optimizer_class",
     "Callback", "History", "EarlyStopping", "LearningRateScheduler",
     "CSVLogger", "TerminateOnNaN", "TrainingDiverged", "ProgbarLogger",
     "metrics", "callbacks", "progress", "summary",

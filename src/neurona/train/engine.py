@@ -44,6 +44,11 @@ def optimizer_names() -> list[str]:
     return sorted(_OPTIMIZERS)
 
 
+def optimizer_class(name: str):
+    """The ``neurona.optim`` class ``compile`` builds for an optimizer name, or None."""
+    return _OPTIMIZERS.get(name.lower())
+
+
 def _jsonable(v):
     if isinstance(v, (tuple, list)):
         return [_jsonable(x) for x in v]
