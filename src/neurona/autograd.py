@@ -85,6 +85,10 @@ class Function:
     ``backward`` receives dL/d(output) and returns dL/d(input) for each positional input
     (a single array when there is one input); ``None`` where an input needs no gradient.
     ``self.needs_input_grad[i]`` tells whether input ``i`` wants one, so work can be skipped.
+    Either may return a NumPy scalar where a ufunc met 0-d arrays (``np.exp`` of a 0-d
+    array is an ``np.float64``): ``Tensor._wrap`` and ``backward`` turn it into a 0-d array,
+    so tensors and gradients are always arrays. Code that works in place (``out=``) on a
+    ufunc's result must make that an array first (see ``Sigmoid.forward``).
 
     A subclass whose ``backward`` always returns newly allocated arrays, one per input and
     never ``g`` itself, a view of it or a saved array, may set ``fresh_grads = True``: the
@@ -192,6 +196,8 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
         if entry is None:
             continue
         g, owned = entry
+        if isinstance(g, np.generic):  # NumPy ufuncs on 0-d arrays return scalars (in a
+            g = np.asarray(g)          # backward, or adding two gradients): make it 0-d
         ctx = node._ctx
         if ctx is None or node._retains_grad:
             # a retained non-leaf gradient also flows on into ctx.backward: never hand it over

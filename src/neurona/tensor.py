@@ -137,6 +137,8 @@ class Tensor:
         return self.data.ndim
 
     def __len__(self) -> int:
+        if not self.data.ndim:
+            raise TypeError("len() of a 0-d tensor")  # as torch (numel() counts its 1 element)
         return len(self.data)
 
     @property

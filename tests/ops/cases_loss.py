@@ -12,7 +12,7 @@ import numpy as np
 
 import neurona.functional as F
 
-from .cases import Case, rand
+from .cases import Case, rand, scalar
 
 
 def _tf():
@@ -192,4 +192,41 @@ CASES += [
          lambda a, b: 0.3 / 2 * ((a ** 2).sum() + (b ** 2).sum()), [rand(3, 4), rand(4, seed=1)]),
     Case("l1_penalty", lambda a, b: F.l1_penalty([a, b], 0.3),
          lambda a, b: 0.3 * (a.abs().sum() + b.abs().sum()), [rand(3, 4), rand(4, seed=1)]),
+]
+
+# 0-d input and target (nll_loss / cross_entropy need a class axis: see cases.py)
+for red in ("mean", "sum", "none"):
+    CASES += [
+        Case(f"mse_loss_0d_{red}", lambda a, b, r=red: F.mse_loss(a, b, reduction=r),
+             lambda a, b, r=red: _tf().mse_loss(a, b, reduction=r), [scalar(0.7), scalar(-0.4)]),
+        Case(f"l1_loss_0d_{red}", lambda a, b, r=red: F.l1_loss(a, b, reduction=r),
+             lambda a, b, r=red: _tf().l1_loss(a, b, reduction=r), [scalar(0.7), scalar(-0.4)]),
+        Case(f"bce_0d_{red}", lambda a, y, r=red: F.binary_cross_entropy(a, y, reduction=r),
+             lambda a, y, r=red: _tf().binary_cross_entropy(a, y, reduction=r),
+             [scalar(0.3), scalar(0.8)]),
+        Case(f"bce_logits_0d_{red}",
+             lambda x, y, r=red: F.binary_cross_entropy_with_logits(x, y, reduction=r),
+             lambda x, y, r=red: _tf().binary_cross_entropy_with_logits(x, y, reduction=r),
+             [scalar(-1.3), scalar(0.8)]),
+    ]
+
+CASES += [
+    Case("quadratic_loss_0d_sum", lambda a, y: F.quadratic_loss(a, y, reduction="sum"),
+         lambda a, y: 0.5 * ((a - y) ** 2).sum(), [scalar(0.7), scalar(-0.4)]),
+    Case("bce_0d_weight", lambda a, y: F.binary_cross_entropy(a, y, weight=np.array(2.5)),
+         lambda a, y: _tf().binary_cross_entropy(a, y, weight=_tw(2.5, a)),
+         [scalar(0.3), scalar(0.8)]),
+    Case("bce_weight_0d_broadcast", lambda a, y: F.binary_cross_entropy(a, y, weight=np.array(2.5)),
+         lambda a, y: _tf().binary_cross_entropy(a, y, weight=_tw(2.5, a)),
+         [probs(3, 4), probs(3, 4, seed=1)]),
+    Case("bce_logits_0d_pos_weight",
+         lambda x, y: F.binary_cross_entropy_with_logits(x, y, weight=np.array(0.5),
+                                                         pos_weight=np.array(3.0)),
+         lambda x, y: _tf().binary_cross_entropy_with_logits(x, y, weight=_tw(0.5, x),
+                                                             pos_weight=_tw(3.0, x)),
+         [scalar(-1.3), scalar(0.8)]),
+    Case("l2_penalty_0d", lambda a, b: F.l2_penalty([a, b], 0.3),
+         lambda a, b: 0.3 / 2 * ((a ** 2).sum() + (b ** 2).sum()), [scalar(0.7), rand(4, seed=1)]),
+    Case("l1_penalty_0d", lambda a: F.l1_penalty(a, 0.3), lambda a: 0.3 * a.abs().sum(),
+         [scalar(-0.7)]),
 ]

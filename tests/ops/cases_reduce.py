@@ -6,7 +6,7 @@ see test_op_semantics.py for the exact tie behaviour).
 
 import neurona.functional as F
 
-from .cases import Case, distinct, rand
+from .cases import Case, distinct, rand, scalar
 
 
 def _torch():
@@ -69,4 +69,30 @@ CASES = [
          lambda x: _tf().log_softmax(x, 1), [rand(2, 3, 2)]),
     Case("log_softmax_method_1d", lambda x: x.log_softmax(0), lambda x: x.log_softmax(0),
          [rand(6, low=-1000, high=-998)]),
+    # 0-d inputs: torch accepts dim 0 / -1 (and a tuple of them) and reduces nothing
+    Case("sum_all_0d", F.sum, lambda x: x.sum(), [scalar(0.7)]),
+    Case("sum_dim0_0d", lambda x: F.sum(x, 0), lambda x: x.sum(0), [scalar(0.7)]),
+    Case("sum_negdim_keepdim_0d", lambda x: F.sum(x, -1, keepdim=True),
+         lambda x: x.sum(-1, keepdim=True), [scalar(0.7)]),
+    Case("sum_tuple_0d", lambda x: F.sum(x, (0,)), lambda x: x.sum((0,)), [scalar(0.7)]),
+    Case("mean_all_0d", F.mean, lambda x: x.mean(), [scalar(-0.3)]),
+    Case("mean_dim_keepdim_0d", lambda x: F.mean(x, 0, keepdim=True),
+         lambda x: x.mean(0, keepdim=True), [scalar(-0.3)]),
+    Case("max_all_0d", F.max, lambda x: _torch().max(x), [scalar(0.7)]),
+    Case("min_all_0d", F.min, lambda x: _torch().min(x), [scalar(0.7)]),
+    Case("max_dim_0d", lambda x: F.max(x, 0).values, lambda x: _torch().max(x, 0).values,
+         [scalar(0.7)]),
+    Case("min_negdim_keepdim_method_0d", lambda x: x.min(-1, keepdim=True)[0],
+         lambda x: x.min(-1, keepdim=True)[0], [scalar(0.7)]),
+    Case("amax_all_0d", F.amax, lambda x: _torch().amax(x), [scalar(0.7)]),
+    Case("amin_dim_keepdim_0d", lambda x: F.amin(x, -1, keepdim=True),
+         lambda x: _torch().amin(x, -1, keepdim=True), [scalar(0.7)]),
+    Case("logsumexp_0d", lambda x: F.logsumexp(x, 0), lambda x: _torch().logsumexp(x, 0),
+         [scalar(0.7)]),
+    Case("logsumexp_keepdim_0d", lambda x: F.logsumexp(x, -1, keepdim=True),
+         lambda x: _torch().logsumexp(x, -1, keepdim=True), [scalar(0.7)]),
+    # softmax of one element is 1 (log_softmax 0): constant, so the gradient is 0
+    Case("softmax_0d", lambda x: F.softmax(x, 0), lambda x: _tf().softmax(x, 0), [scalar(0.7)]),
+    Case("log_softmax_method_0d", lambda x: x.log_softmax(-1), lambda x: x.log_softmax(-1),
+         [scalar(0.7)]),
 ]

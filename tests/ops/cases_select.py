@@ -8,7 +8,7 @@ import numpy as np
 
 import neurona.functional as F
 
-from .cases import Case, distinct, rand
+from .cases import Case, distinct, rand, scalar
 
 
 def _torch():
@@ -60,4 +60,27 @@ CASES = [
          lambda x, lo, hi: _torch().clamp(x, lo, hi),
          [distinct(3, 4, seed=4), np.full((4,), -0.9) + np.arange(4) * 0.013,
           np.full((3, 1), 0.8) + np.arange(3)[:, None] * 0.017]),
+    # 0-d inputs, alone and broadcast against (3, 4); 0-d conditions and bounds
+    Case("maximum_0d", F.maximum, _tmax, [scalar(0.7), scalar(-0.4)]),
+    Case("maximum_0d_broadcast", F.maximum, _tmax, [scalar(0.05), distinct(3, 4, seed=5)]),
+    Case("minimum_0d", F.minimum, lambda a, b: _torch().minimum(a, b), [scalar(0.7), scalar(-0.4)]),
+    Case("minimum_0d_broadcast_rhs", F.minimum, lambda a, b: _torch().minimum(a, b),
+         [distinct(3, 4, seed=6), scalar(0.05)]),
+    Case("maximum_scalar_0d", lambda a: F.maximum(a, 0.1),
+         lambda a: _torch().clamp(a, min=0.1), [scalar(-0.4)]),
+    Case("where_0d", lambda a, b: F.where(a > 0, a, b), lambda a, b: _torch().where(a > 0, a, b),
+         [scalar(0.7), scalar(-0.4)]),
+    Case("where_0d_scalar_other", lambda a: F.where(a > 0, a, 0.0),
+         lambda a: _torch().where(a > 0, a, 0.0), [scalar(-0.4)]),
+    Case("where_0d_broadcast", lambda a, b: F.where(COND, a, b),
+         lambda a, b: _torch().where(_torch().from_numpy(COND), a, b), [scalar(0.7), rand(3, 4)]),
+    Case("clip_0d", lambda x: F.clip(x, -0.5, 0.7), lambda x: _torch().clamp(x, -0.5, 0.7),
+         [scalar(0.3)]),
+    Case("clip_0d_clamped", lambda x: F.clip(x, -0.5, 0.7), lambda x: _torch().clamp(x, -0.5, 0.7),
+         [scalar(0.9)]),
+    Case("clip_0d_tensor_bounds", lambda x, lo, hi: F.clamp(x, lo, hi),
+         lambda x, lo, hi: _torch().clamp(x, lo, hi), [scalar(0.9), scalar(-0.5), scalar(0.7)]),
+    Case("clip_tensor_0d_bounds_broadcast", lambda x, lo, hi: F.clamp(x, lo, hi),
+         lambda x, lo, hi: _torch().clamp(x, lo, hi),
+         [distinct(3, 4, seed=7), scalar(-0.55), scalar(0.65)]),
 ]

@@ -8,7 +8,7 @@ import numpy as np
 
 import neurona.functional as F
 
-from .cases import Case, rand
+from .cases import Case, rand, scalar
 
 
 def _torch():
@@ -103,4 +103,39 @@ CASES = [
          lambda x: _tf().pad(x, (2, 0, 1, 3), mode="replicate"), [rand(1, 2, 2, 3)]),
     Case("pad_circular_2d", lambda x: F.pad(x, (1, 2, 3, 0), mode="circular"),
          lambda x: _tf().pad(x, (1, 2, 3, 0), mode="circular"), [rand(1, 1, 3, 3)]),
+    # 0-d tensors in and out (cat rejects 0-d inputs, as torch: see cases.py)
+    Case("reshape_0d_to_1", lambda x: F.reshape(x, (1,)), lambda x: x.reshape(1), [scalar(0.7)]),
+    Case("reshape_0d_infer", lambda x: F.reshape(x, -1), lambda x: x.reshape(-1), [scalar(0.7)]),
+    Case("reshape_to_0d", lambda x: F.reshape(x, ()), lambda x: x.reshape(()), [rand(1, 1)]),
+    Case("view_0d_method", lambda x: x.view(1, 1, 1), lambda x: x.view(1, 1, 1), [scalar(0.7)]),
+    Case("flatten_0d", F.flatten, lambda x: x.flatten(), [scalar(0.7)]),
+    Case("flatten_0d_dims", lambda x: F.flatten(x, 0, -1), lambda x: x.flatten(0, -1),
+         [scalar(0.7)]),
+    Case("permute_0d", lambda x: F.permute(x, ()), lambda x: x.permute(()), [scalar(0.7)]),
+    Case("transpose_0d", lambda x: F.transpose(x, 0, -1), lambda x: x.transpose(0, -1),
+         [scalar(0.7)]),
+    # torch deprecates .T on 0-d (it is the identity there): its twin is x itself
+    Case("T_property_0d", lambda x: x.T * 1.0, lambda x: x * 1.0, [scalar(0.7)]),
+    Case("unsqueeze_0d", lambda x: F.unsqueeze(x, 0), lambda x: x.unsqueeze(0), [scalar(0.7)]),
+    Case("unsqueeze_0d_neg", lambda x: x.unsqueeze(-1), lambda x: x.unsqueeze(-1), [scalar(0.7)]),
+    Case("squeeze_0d", F.squeeze, lambda x: x.squeeze(), [scalar(0.7)]),
+    Case("squeeze_0d_dim", lambda x: F.squeeze(x, 0), lambda x: x.squeeze(0), [scalar(0.7)]),
+    Case("squeeze_to_0d", F.squeeze, lambda x: x.squeeze(), [rand(1, 1)]),
+    Case("getitem_0d_none", lambda x: x[None], lambda x: x[None], [scalar(0.7)]),
+    Case("getitem_0d_ellipsis", lambda x: x[...], lambda x: x[...], [scalar(0.7)]),
+    Case("getitem_0d_empty_tuple", lambda x: x[()], lambda x: x[()], [scalar(0.7)]),
+    Case("getitem_0d_ellipsis_none", lambda x: x[..., None], lambda x: x[..., None],
+         [scalar(0.7)]),
+    Case("getitem_to_0d", lambda x: x[1, -2], lambda x: x[1, -2], [rand(3, 4)]),
+    Case("gather_0d", lambda x, i: F.gather(x, 0, i), lambda x, i: _torch().gather(x, 0, i),
+         [scalar(0.7), np.array(0, dtype=np.int64)]),
+    Case("gather_0d_input_1d_index", lambda x, i: F.gather(x, -1, i),
+         lambda x, i: _torch().gather(x, -1, i), [scalar(0.7), _i(0, 0)]),
+    Case("gather_1d_input_0d_index", lambda x, i: x.gather(0, i), lambda x, i: x.gather(0, i),
+         [rand(4), np.array(2, dtype=np.int64)]),
+    Case("stack_0d", lambda a, b: F.stack([a, b]), lambda a, b: _torch().stack([a, b]),
+         [scalar(0.7), scalar(-0.4)]),
+    Case("stack_0d_last", lambda a, b, c: F.stack([a, b, c], -1),
+         lambda a, b, c: _torch().stack([a, b, c], -1), [scalar(0.7), scalar(-0.4), scalar(0.1)]),
+    Case("pad_0d_empty", lambda x: F.pad(x, ()), lambda x: _tf().pad(x, ()), [scalar(0.7)]),
 ]

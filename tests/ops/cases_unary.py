@@ -6,7 +6,7 @@ within 1e-3 of the kink at 0, so central differences never straddle it.
 
 import neurona.functional as F
 
-from .cases import Case, distinct, rand
+from .cases import Case, distinct, rand, scalar
 
 
 def _tf():
@@ -31,4 +31,18 @@ CASES = [
     # the same ops through Tensor methods, composed
     Case("chain_exp_log_sigmoid", lambda x: x.sigmoid().log().exp().tanh(),
          lambda x: x.sigmoid().log().exp().tanh(), [rand(3, 3)]),
+    # 0-d inputs: the result and its gradient have shape ()
+    Case("exp_0d", F.exp, lambda x: x.exp(), [scalar(0.7)]),
+    Case("log_0d", F.log, lambda x: x.log(), [scalar(1.7)]),
+    Case("sqrt_0d", F.sqrt, lambda x: x.sqrt(), [scalar(2.2)]),
+    Case("abs_0d", F.abs, lambda x: x.abs(), [scalar(-0.8)]),
+    Case("sigmoid_0d", F.sigmoid, lambda x: x.sigmoid(), [scalar(0.7)]),
+    Case("sigmoid_0d_large", F.sigmoid, lambda x: x.sigmoid(), [scalar(-35.0)]),
+    Case("tanh_0d", F.tanh, lambda x: x.tanh(), [scalar(-0.9)]),
+    Case("relu_0d", F.relu, lambda x: x.relu(), [scalar(0.7)]),
+    Case("relu_0d_negative", F.relu, lambda x: x.relu(), [scalar(-0.7)]),
+    Case("leaky_relu_0d", lambda x: F.leaky_relu(x, 0.2), lambda x: _tf().leaky_relu(x, 0.2),
+         [scalar(-0.7)]),
+    Case("chain_0d", lambda x: x.sigmoid().log().exp().tanh(),
+         lambda x: x.sigmoid().log().exp().tanh(), [scalar(0.4)]),
 ]

@@ -1,7 +1,8 @@
 """Forward and backward of every op of the table against PyTorch 2.13 (CPU).
 
 Same inputs, same random upstream gradient; float64 to near machine precision and
-float32 to float32 tolerances.
+float32 to float32 tolerances. Shapes must match exactly (a 0-d result is shape (), not
+(1,)), and every gradient is an ndarray of its input's shape.
 """
 
 import numpy as np
@@ -47,9 +48,13 @@ def test_matches_torch(case, dtype):
     out, grads = _run_neurona(case, dtype, upstream)
     t_out, t_grads = _run_torch(case, dtype, upstream)
     assert out.dtype == dtype, f"{case.name}: output dtype {out.dtype}, expected {dtype}"
+    assert type(out) is np.ndarray and out.shape == t_out.shape, \
+        f"{case.name}: output {type(out).__name__} of shape {np.shape(out)}, torch {t_out.shape}"
     np.testing.assert_allclose(out, t_out, **TOL[dtype], err_msg=f"{case.name}: forward")
     for i, (g, tg) in enumerate(zip(grads, t_grads)):
         if tg is None:
             continue
         assert g is not None, f"{case.name}: input {i} got no gradient"
+        assert type(g) is np.ndarray and g.shape == tg.shape, \
+            f"{case.name}: grad {i} is {type(g).__name__} of shape {np.shape(g)}, torch {tg.shape}"
         np.testing.assert_allclose(g, tg, **TOL[dtype], err_msg=f"{case.name}: grad {i}")

@@ -80,7 +80,8 @@ class Pow(Function):
         if self.needs_input_grad[1]:
             with np.errstate(divide="ignore", invalid="ignore"):
                 log_a = np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
-            gb = unbroadcast(g * out * log_a, _shape(b))
+            # a Python number a (2 ** x) gives a host 0-d log_a: move it to g's device
+            gb = unbroadcast(g * out * _dev.like(g, log_a), _shape(b))
         return ga, gb
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..autograd import Function, unbroadcast
+from .shape import reshape
 
 __all__ = ["matmul", "linear"]
 
@@ -48,7 +49,11 @@ class Linear(Function):
     fresh_grads = True  # every gradient is a new product or sum
 
     def forward(self, x, w, b=None):
+        if not x.ndim:
+            raise ValueError("linear: input must have at least 1 dimension (*, in_features), "
+                             "got a 0-d tensor")
         self.x, self.w = x, w
+        self.bshape = None if b is None else b.shape  # (out,), or () broadcast to (out,)
         x2 = x.reshape(-1, x.shape[-1])
         # x2 @ w.T computed as (w @ x2.T).T: the same sums, but OpenBLAS runs this operand
         # order about 1.5x faster for small batches. One pass then adds the bias and writes
@@ -68,7 +73,7 @@ class Linear(Function):
         gw = (g2.T @ x.reshape(-1, x.shape[-1])) if self.needs_input_grad[1] else None
         gb = None
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            gb = g2.sum(axis=0)
+            gb = unbroadcast(g2.sum(axis=0), self.bshape)
         return gx, gw, gb
 
 
@@ -78,7 +83,15 @@ def matmul(input, other):
 
 
 def linear(input, weight, bias=None):
-    """``input @ weight.T + bias`` (PyTorch's ``F.linear``): input (*, in), weight (out, in)."""
+    """``input @ weight.T + bias`` (PyTorch's ``F.linear``): input (*, in), weight (out, in),
+    bias (out,) or () -> output (*, out).
+
+    A 1-d weight (in,) is one output unit: output (*,), bias (), e.g. a neuron
+    ``w . x + b`` of an input x (in,) is 0-d.
+    """
+    if weight.ndim == 1:
+        y = linear(input, reshape(weight, (1, -1)), None if bias is None else reshape(bias, (1,)))
+        return reshape(y, y.shape[:-1])
     if bias is None:
         return Linear.apply(input, weight)
     return Linear.apply(input, weight, bias)

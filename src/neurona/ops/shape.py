@@ -223,9 +223,13 @@ def gather(input, dim, index):
     index = _data(index)
     if index.dtype.kind not in "iu":
         raise TypeError(f"gather: index must hold integers, got dtype {index.dtype}")
-    if x.ndim == 0 or index.ndim != x.ndim:
+    if min(x.ndim, index.ndim) == 0 and max(x.ndim, index.ndim) <= 1:
+        # torch takes a 0-d input or index as 1-d of size 1; the output has index's shape
+        out = gather(reshape(input, (-1,)), dim, index.reshape(-1))
+        return reshape(out, index.shape)
+    if index.ndim != x.ndim:
         raise ValueError(f"gather: index (shape {index.shape}) must have as many dims as input "
-                         f"(shape {x.shape}), at least 1")
+                         f"(shape {x.shape})")
     d = normalize_dim(dim, x.ndim, "gather")
     if any(a != d and index.shape[a] > x.shape[a] for a in range(x.ndim)):
         raise ValueError(f"gather: index of shape {index.shape} is larger than input of shape "

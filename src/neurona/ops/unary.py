@@ -65,6 +65,8 @@ class Sigmoid(_Elementwise):
         # e^-x overflows to inf and the result is 1/inf = 0 (the exact value is below
         # 3e-39, under float32's smallest normal number), so the overflow is harmless.
         s = np.negative(x)
+        if isinstance(s, np.generic):  # a 0-d x gives a NumPy scalar: out= needs an array
+            s = np.asarray(s)
         with np.errstate(over="ignore"):
             np.exp(s, out=s)
         s += 1
