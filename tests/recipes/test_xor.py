@@ -5,6 +5,8 @@ here: the recipe's verdicts (which printed values follow) and its training resul
 """
 
 import json
+import os
+import shutil
 
 import pytest
 
@@ -55,3 +57,47 @@ def test_delta_rule_learns_xor_and_outputs_written(quick):
     md = (out / "xor-worked.md").read_text()
     assert "does NOT follow" in md and "| xor-worked | hidden 2 for (0, 1) | 0.593" in md
     assert json.loads((out / "xor-worked.json").read_text())["rows"][0]["published"] == 0.899
+
+
+def test_forward_graph_marks_the_values_that_do_not_follow():
+    g = xor.forward_graph()
+    by_name = {t.name: t for t in g.tensors}
+    assert [by_name[f"hidden {j}"].marked for j in (1, 2, 3)] == [False, True, True]
+    assert by_name["hidden 2"].value == "0.6697" and by_name["hidden 3"].value == "0.6215"
+    assert by_name["hidden 1"].value == "0.8995" and by_name["net hidden 1"].value == "2.192"
+    assert by_name["w hidden 1"].value == "[0.351, 1.076, 1.116]"
+    assert by_name["hidden (h1, h2, h3)"].value == "[0.8995, 0.6697, 0.6215]"
+    assert by_name["v (output weights)"].value == "[0.383, -0.327, -0.329]"
+    assert by_name["x = (x0, x1, 1)"].value == "[0, 1, 1]"
+    assert "printed 0.593: does not follow" in by_name["hidden 2"].notes[0]
+    assert "printed 0.378: does not follow" in by_name["hidden 3"].notes[0]
+    assert by_name["output"].value == "0.4803"  # what the printed weights give, not 0.506
+    src = g.source
+    assert src.count("penwidth=2.5") == 2 and "grad " not in src  # a forward pass only
+    assert [op.op for op in g.ops] == ["MatMul", "Sigmoid"] * 3 + ["Stack", "MatMul", "Sigmoid"]
+    assert "step(0.480) = 0" in by_name["output"].notes[-1]
+
+
+def test_forward_graph_figure_written(quick):
+    _, _, _, paths, out = quick
+    from neurona.recipes.plots import have_matplotlib
+    if not have_matplotlib():
+        pytest.skip("write_outputs draws figures only with matplotlib")
+    names = {p.name for p in paths}
+    if shutil.which("dot"):
+        assert {"xor-worked_forward.svg", "xor-worked_forward.png"} <= names
+        assert "does not follow" in (out / "xor-worked_forward.svg").read_text()
+    else:
+        assert os.environ.get("CI") is None, "Graphviz's dot must be installed on CI"
+        assert "xor-worked_forward.dot" in names
+
+
+def test_forward_graph_without_graphviz(tmp_path, monkeypatch):
+    from neurona.recipes.plots import have_matplotlib
+    if not have_matplotlib():
+        pytest.skip("the recipe's figures need matplotlib (the cost curve)")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    result = base.RunResult(metrics={}, curves={"cost": [1.0, 0.5]})
+    names = [p.name for p in xor._figures([result], tmp_path)]
+    assert names == ["xor-worked_cost.png", "xor-worked_forward.dot"]
+    assert "does not follow" in (tmp_path / "xor-worked_forward.dot").read_text()

@@ -11,6 +11,7 @@ exact configuration from REFERENCE.md, the published numbers and a ``run``:
 | lecun1989.py  | LeCun et al. 1989 and the 2022 re-implementation (000) | lecun1989* |
 | lecun1989_paper.py | the paper's own method: scaled tanh, diagonal Levenberg–Marquardt | lecun1989-paper |
 | thesis_selection.py | thesis (001) 2.5: hyper-parameter selection with scikit-learn | thesis-grid, thesis-random-vs-grid, thesis-kfold |
+| thesis_fig6.py | thesis (001) 1.5, figure 6: a sigmoid neuron's graph with values and gradients | thesis-fig6 |
 
 ``neurona reproduce --list`` lists them; ``neurona reproduce ID`` runs one.
 """
@@ -22,7 +23,8 @@ import importlib
 from .base import Experiment, Published, RunResult, Row, compare, markdown_table
 
 REGISTRY: dict = {}
-_MODULES = ("thesis", "slides", "xor", "lecun1989", "lecun1989_paper", "thesis_selection")
+_MODULES = ("thesis", "slides", "xor", "lecun1989", "lecun1989_paper", "thesis_selection",
+            "thesis_fig6")
 
 
 def register(experiment: Experiment) -> Experiment:

@@ -4,7 +4,10 @@ REFERENCE.md section 5. The chapter's "2-2-1" network folds the bias in as a con
 input column, so in implementation terms it is 3-3-1: three inputs ``(x0, x1, 1)``, three
 sigmoid hidden units, one sigmoid output, no separate biases anywhere. It prints hidden
 weights, output weights and a forward pass for the input ``(0, 1)``; :func:`worked_forward`
-recomputes every printed value from the printed weights and says which follow.
+recomputes every printed value from the printed weights and says which follow, and
+:func:`forward_graph` draws that forward pass as a computational graph (one neuron per
+hidden unit, as the chapter writes it) with the two hidden values that do not follow from
+the printed weights marked in red.
 
 ID: ``xor-worked``.
 """
@@ -24,7 +27,7 @@ from . import register
 from .base import Experiment, Published, RunResult
 
 __all__ = ["PRINTED_HIDDEN_W", "PRINTED_OUTPUT_W", "PRINTED_VALUES", "with_bias_column",
-           "xor_331", "worked_forward", "train_delta_rule"]
+           "xor_331", "worked_forward", "forward_graph", "train_delta_rule"]
 
 # rows: hidden units 1-3; columns: weights of the inputs (x0, x1, bias 1), as printed
 PRINTED_HIDDEN_W = np.array([[0.351, 1.076, 1.116],
@@ -82,6 +85,52 @@ def worked_forward() -> dict:
     return {"recomputed": recomputed, "follows": follows, "output_from_recomputed": out_true}
 
 
+def forward_graph():
+    """The chapter's forward pass for the input ``(0, 1)`` (with the bias input 1) drawn
+    from the printed weights by :func:`neurona.viz.graph`: each hidden unit as its own
+    neuron ``s(x @ w_j)``, then ``s(h @ v)`` for ``h = (h_1, h_2, h_3)``. The forward values
+    are the ones the printed weights give; a hidden value that the chapter prints
+    differently (hidden 2 and 3) gets a red border and the note "printed ...: does not
+    follow from the printed weights". Returns the :class:`~neurona.viz.Graph`
+    (forward values only)."""
+    from .. import viz
+    worked = worked_forward()
+    names = {}
+    x = tensor(with_bias_column(np.array([[0.0, 1.0]]))[0])
+    names["x = (x0, x1, 1)"] = x
+    hidden = []
+    for j in range(3):
+        w = tensor(PRINTED_HIDDEN_W[j], dtype=np.float64, requires_grad=True)
+        names[f"w hidden {j + 1}"] = w
+        net = x @ w  # 0 w_j0 + 1 w_j1 + 1 w_j2, as the chapter writes it
+        h = net.sigmoid()
+        net.name, h.name = f"net hidden {j + 1}", f"hidden {j + 1}"
+        hidden.append(h)
+    h = F.stack(hidden)
+    h.name = "hidden (h1, h2, h3)"
+    v = tensor(PRINTED_OUTPUT_W[0], dtype=np.float64, requires_grad=True)
+    names["v (output weights)"] = v
+    net = h @ v  # 0.899 * 0.383 + 0.593 * (-0.327) + 0.378 * (-0.329) in the chapter
+    net.name = "net output"
+    out = net.sigmoid()
+    out.name = "output"
+    g = viz.graph(out, params=names, grads=False, rankdir="TB",
+                  title="XOR chapter (004): forward pass for (0, 1) from the printed weights")
+    for j in range(3):
+        key = f"hidden{j + 1}"
+        printed = PRINTED_VALUES[key]
+        if worked["follows"][key]:
+            g.note(f"hidden {j + 1}", f"printed {printed:.3f}: follows")
+        else:
+            g.mark(f"hidden {j + 1}",
+                   f"printed {printed:.3f}: does not follow\nfrom the printed weights")
+    out_true = worked["output_from_recomputed"]
+    g.note("output", f"printed {PRINTED_VALUES['output']:.3f}: follows from\n"
+                     "the printed hidden values")
+    g.note("output", f"step({out_true:.3f}) = {int(out_true > 0.5)} (the chapter: 1)")
+    return g
+
+
 def _percent_correct(out, target):
     """Accuracy (%) of sigmoid outputs: output > 0.5 is class 1."""
     return 100.0 * float(((out > 0.5) == (target > 0.5)).mean())
@@ -126,18 +175,30 @@ def _run(seed=0, quick=False, epochs=None) -> RunResult:
     notes.append(f"Delta rule from the printed weights, lr {LR:g}, {n_epochs} epochs: outputs for "
                  f"(0,0), (0,1), (1,0), (1,1) = {np.round(outputs, 3).tolist()}, accuracy "
                  f"{accs[-1]:.0f}% (first 100% at epoch {first}), cost {losses[-1]:.5f}.")
+    import shutil
+    if shutil.which("dot") is None:
+        notes.append("Graphviz's `dot` is not on PATH: the forward-pass graph is written as "
+                     "xor-worked_forward.dot (render with `dot -Tsvg`; Debian/Ubuntu package "
+                     "`graphviz`).")
     return RunResult(metrics=metrics, curves={"cost": losses, "accuracy": accs},
                      seconds=time.perf_counter() - start, notes=notes)
 
 
 def _figures(results, out_dir):
+    import shutil
     from pathlib import Path
     from .plots import curves_figure
     out = Path(out_dir)
-    return [curves_figure(out / "xor-worked_cost.png",
-                          {"delta rule, lr 2": [results[0].curves["cost"]]},
-                          "XOR 3-3-1 from the printed weights: cost per epoch",
-                          "cost 1/(2N) sum (y - d)^2", logy=True)]
+    paths = [curves_figure(out / "xor-worked_cost.png",
+                           {"delta rule, lr 2": [results[0].curves["cost"]]},
+                           "XOR 3-3-1 from the printed weights: cost per epoch",
+                           "cost 1/(2N) sum (y - d)^2", logy=True)]
+    g = forward_graph()
+    if shutil.which("dot") is None:  # no Graphviz: the DOT text (the run's notes say so)
+        paths.append(g.save(out / "xor-worked_forward.dot"))
+    else:
+        paths += [g.save(out / "xor-worked_forward.svg"), g.save(out / "xor-worked_forward.png")]
+    return paths
 
 
 _SRC = "XOR chapter (004)"

@@ -3,7 +3,7 @@
 =================  ==========================================================  =============
 module             what                                                        needs
 =================  ==========================================================  =============
-``viz.graph``      ``graph(output, params=None)``: the recorded graph as DOT   nothing; ``dot``
+``viz.compgraph``  ``graph(output, params=None)``: the recorded graph as DOT   nothing; ``dot``
                    text, forward values and gradients per tensor               (Graphviz) to
                                                                                render
 ``viz.plots``      training curves, learning rates, confusion matrix,          matplotlib
@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import importlib
 
-_SUBMODULES = ("graph", "plots", "report", "serve")
+_SUBMODULES = ("compgraph", "plots", "report", "serve")
 # public name -> submodule that defines it (filled as the submodules declare them)
 _NAMES = {
-    "graph": "graph", "Graph": "graph",
+    "graph": "compgraph", "Graph": "compgraph", "GraphvizNotFound": "compgraph",
 }
 
 
