@@ -190,6 +190,18 @@ def test_lenet5_quick(tmp_path, monkeypatch):
     if have_matplotlib():
         assert (tmp_path / "lenet5_accuracy.png").exists()
         assert drawn["lenet5_accuracy.png"] == {"LeNet-5", "MLP T3 (tanh, Xavier)"}
+        # seed 0's trained network, drawn with neurona.viz: filters, feature maps, confusion
+        # matrix and most confident mistakes on the validation set
+        new = [tmp_path / f"lenet5_{n}.png"
+               for n in ("filters", "feature_maps", "confusion", "mistakes")]
+        assert all(p in paths and p.stat().st_size > 0 for p in new)
+        # their inputs live in memory only: not in the JSON, and a result read back from disk
+        # (--resume) draws the curves alone
+        assert "state_dict" not in (tmp_path / "lenet5.json").read_text()
+        from neurona.recipes import thesis_cnn
+        base.save_run(results[0], tmp_path / "seed0.json")
+        again = thesis_cnn._figures([base.load_run(tmp_path / "seed0.json")], tmp_path / "again")
+        assert [p.name for p in again] == ["lenet5_accuracy.png", "lenet5_loss.png"]
     assert m["val_acc"] >= LENET_QUICK_BAR
 
 

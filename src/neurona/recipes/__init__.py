@@ -12,6 +12,7 @@ exact configuration from REFERENCE.md, the published numbers and a ``run``:
 | lecun1989_paper.py | the paper's own method: scaled tanh, diagonal Levenberg–Marquardt | lecun1989-paper |
 | thesis_selection.py | thesis (001) 2.5: hyper-parameter selection with scikit-learn | thesis-grid, thesis-random-vs-grid, thesis-kfold |
 | thesis_fig6.py | thesis (001) 1.5, figure 6: a sigmoid neuron's graph with values and gradients | thesis-fig6 |
+| thesis_fig5.py | thesis (001) 1.5, figure 5: the learning rate's effect on the training cost | thesis-fig5 |
 
 ``neurona reproduce --list`` lists them; ``neurona reproduce ID`` runs one.
 """
@@ -24,7 +25,7 @@ from .base import Experiment, Published, RunResult, Row, compare, markdown_table
 
 REGISTRY: dict = {}
 _MODULES = ("thesis", "slides", "xor", "lecun1989", "lecun1989_paper", "thesis_selection",
-            "thesis_fig6")
+            "thesis_fig6", "thesis_fig5")
 
 
 def register(experiment: Experiment) -> Experiment:

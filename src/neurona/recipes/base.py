@@ -39,6 +39,8 @@ class RunResult:
     curves: dict = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
     notes: list = dataclasses.field(default_factory=list)
+    # in memory only, for figures (e.g. a trained network's weights): never saved to JSON
+    artifacts: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclasses.dataclass

@@ -4,6 +4,13 @@
 without normalization, a seeded random 50,000/10,000 split of MNIST's training set, SGD
 lr 0.1 (no weight decay), batch 32, 20 epochs, NLL loss on the log-softmax output. The
 validation accuracy and mean NLL are recorded after every epoch, as the thesis prints them.
+
+Figures: validation accuracy per epoch beside the thesis's MLPs (fig. 25) and the validation
+NLL; and, for seed 0's trained network, the first convolution's filters
+(``lenet5_filters.png``), the feature maps of the first validation image
+(``lenet5_feature_maps.png``), the confusion matrix on the validation set
+(``lenet5_confusion.png``) and its 16 most confident mistakes (``lenet5_mistakes.png``), drawn
+with :mod:`neurona.viz.plots`.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import backend as _dev
 from .. import functional as F
 from .. import nn, optim, zoo
 from ..data import DataLoader, mnist
@@ -59,6 +67,13 @@ def train_lenet5(seed=0, quick=False, epochs=None, lr=0.1, batch_size=32, model=
     ``zoo.lenet5()`` built after ``neurona.manual_seed(seed)``; ``transform(x_batch, rng)``
     is applied to each training batch by the ``DataLoader`` (e.g. augmentation);
     ``callbacks`` and ``verbose`` go to ``fit``. Quick mode: ``LENET_QUICK``."""
+    return _fit_lenet5(seed, quick, epochs, lr, batch_size, model, transform, callbacks,
+                       verbose)[0]
+
+
+def _fit_lenet5(seed=0, quick=False, epochs=None, lr=0.1, batch_size=32, model=None,
+                transform=None, callbacks=None, verbose=0):
+    """:func:`train_lenet5`, returning ``(result, trained model, (x_val, y_val))``."""
     start = time.perf_counter()
     (xt, yt), (xv, yv) = lenet5_data(seed)
     if quick:
@@ -75,7 +90,14 @@ def train_lenet5(seed=0, quick=False, epochs=None, lr=0.1, batch_size=32, model=
                         generator=np.random.default_rng([seed, 5]))
     history = model.fit(loader, epochs=epochs, callbacks=[tracker, *(callbacks or [])],
                         verbose=verbose)
-    return _lenet_result(history.history, time.perf_counter() - start)
+    return _lenet_result(history.history, time.perf_counter() - start), model, (xv, yv)
+
+
+def _outputs(model, x, batch_size=1000) -> np.ndarray:
+    """The model's log-probabilities for ``x`` (eval mode, no graph), a NumPy array."""
+    with nn.eval_mode(model):
+        return np.concatenate([_dev.to_numpy(model(Tensor(x[i:i + batch_size])).data)
+                               for i in range(0, len(x), batch_size)])
 
 
 def _lenet_result(history, seconds) -> RunResult:
@@ -89,17 +111,60 @@ def _lenet_result(history, seconds) -> RunResult:
     return RunResult(metrics=metrics, curves=curves, seconds=seconds)
 
 
+# the figures of the trained network are drawn for this seed's run
+FIGURE_SEED = 0
+
+
 def _run(seed=0, quick=False, epochs=None):
-    result = train_lenet5(seed=seed, quick=quick, epochs=epochs)
+    result, model, (xv, yv) = _fit_lenet5(seed=seed, quick=quick, epochs=epochs)
     m = result.metrics
     result.notes.append(f"seed {seed}: ep1 {m['ep1_val_acc']:.2f}%, best {m['best_val_acc']:.2f}% "
                         f"(epoch {m['best_epoch']}), ep{m['epochs']} {m['val_acc']:.2f}%")
+    if seed == FIGURE_SEED:
+        # what the figures of the trained network need, kept in memory only (not in the
+        # JSON): its weights and its outputs on the validation images; the images come back
+        # from lenet5_data(seed). A result loaded from disk (--resume) has none: those
+        # figures are then skipped.
+        result.artifacts = {
+            "seed": seed,
+            "state_dict": {k: _dev.to_numpy(v) for k, v in model.state_dict().items()},
+            "val_outputs": _outputs(model, xv), "val_labels": np.asarray(yv)}
     return result
+
+
+def _model_figures(art, out_dir):
+    """Filters of conv1, the feature maps of the first validation image, the confusion
+    matrix and the most confident mistakes on the validation set, for the trained network
+    whose weights and validation outputs are in ``art`` (see :func:`_run`)."""
+    from .. import viz
+    from ..random import get_rng_state, set_rng_state
+    rng = get_rng_state()
+    try:
+        model = zoo.lenet5()          # its random init is overwritten at once
+    finally:
+        set_rng_state(rng)            # drawing figures leaves the global generator alone
+    model.load_state_dict(art["state_dict"])
+    y, out = art["val_labels"], art["val_outputs"]
+    _, (xv, yv) = lenet5_data(art["seed"])
+    xv, yv = xv[:len(y)], yv[:len(y)]
+    if not np.array_equal(yv, y):
+        raise RuntimeError("lenet5 figures: the validation split does not match the run's")
+    seed, n = art["seed"], f"{len(y):,}"
+    title = f"LeNet-5 (seed {seed}), validation set: {n} images"
+    paths = [out_dir / f"lenet5_{name}.png" for name in
+             ("filters", "feature_maps", "confusion", "mistakes")]
+    viz.plot_filters(model, path=paths[0])
+    viz.plot_feature_maps(model, xv[0], path=paths[1])
+    acc = 100.0 * float(np.mean(out.argmax(axis=1) == y))
+    viz.plot_confusion_matrix(y, out, title=f"{title}, accuracy {acc:.2f}%", path=paths[2])
+    viz.plot_mistakes(xv, y, out, n=16, path=paths[3])
+    return paths
 
 
 def _figures(results, out_dir):
     """Accuracy per epoch of LeNet-5 beside the thesis MLPs found in ``out_dir`` (fig. 25),
-    and LeNet-5's validation loss."""
+    LeNet-5's validation loss, and (for the run of seed ``FIGURE_SEED``, when it ran in this
+    session) its filters, feature maps, confusion matrix and most confident mistakes."""
     from .plots import curves_figure
     from .thesis import load_curves
     out_dir = Path(out_dir)
@@ -113,6 +178,10 @@ def _figures(results, out_dir):
     paths.append(curves_figure(out_dir / "lenet5_loss.png",
                                {"LeNet-5": [r.curves["val_loss"] for r in results]},
                                "LeNet-5: validation NLL per epoch", "validation NLL (mean)"))
+    arts = [a for a in (getattr(r, "artifacts", None) for r in results)
+            if a and a.get("seed") == FIGURE_SEED]
+    if arts:
+        paths += _model_figures(arts[0], out_dir)
     return paths
 
 
