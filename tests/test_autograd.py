@@ -230,3 +230,38 @@ def test_manual_seed_repeats():
     neurona.manual_seed(3)
     b = neurona.randn(5).numpy()
     np.testing.assert_array_equal(a, b)
+
+
+def test_grad_mode_is_per_thread():
+    """A thread inside no_grad does not stop another thread's graph (as in PyTorch)."""
+    import threading
+    inside, release, results = threading.Event(), threading.Event(), {}
+
+    def inference():
+        with neurona.no_grad():
+            inside.set()
+            release.wait(5)
+            results["inference"] = neurona.is_grad_enabled()
+
+    t = threading.Thread(target=inference)
+    t.start()
+    assert inside.wait(5)
+    x = neurona.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()  # raised "does not require grad" with a global flag
+    results["main"] = neurona.is_grad_enabled()
+    release.set()
+    t.join(5)
+    assert results == {"inference": False, "main": True}
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+
+
+def test_one_no_grad_instance_nests_and_restores():
+    off = neurona.no_grad()
+    with off:
+        with off:
+            assert not neurona.is_grad_enabled()
+            with neurona.enable_grad():
+                assert neurona.is_grad_enabled()
+            assert not neurona.is_grad_enabled()
+        assert not neurona.is_grad_enabled()
+    assert neurona.is_grad_enabled()

@@ -15,42 +15,51 @@ node's saved arrays as soon as it has been used (unless ``retain_graph=True``).
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import numpy as np
 
 from . import backend as _dev
 
-_grad_enabled = True
+class _GradMode(threading.local):
+    """Whether operations record a graph, per thread (as in PyTorch): a thread inside
+    ``no_grad`` does not turn recording off for the others."""
+
+    def __init__(self):
+        self.enabled = True
+        self.saved = []  # the states that the open no_grad/enable_grad blocks replaced
+
+
+_mode = _GradMode()
 
 
 def is_grad_enabled() -> bool:
-    """True when operations record a graph for backward."""
-    return _grad_enabled
+    """True when operations record a graph for backward (in this thread)."""
+    return _mode.enabled
 
 
 class no_grad(contextlib.ContextDecorator):
-    """Context manager / decorator: operations inside record no graph (inference)."""
+    """Context manager / decorator: operations inside record no graph (inference).
+
+    The state is per thread, and one instance may be entered by several threads or
+    recursively (as a decorator it is the same object on every call)."""
+
+    _enable = False
 
     def __enter__(self):
-        global _grad_enabled
-        self._previous = _grad_enabled
-        _grad_enabled = False
+        _mode.saved.append(_mode.enabled)
+        _mode.enabled = self._enable
         return self
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._previous
+        _mode.enabled = _mode.saved.pop()
         return False
 
 
 class enable_grad(no_grad):
     """Context manager / decorator: turn graph recording back on inside ``no_grad``."""
 
-    def __enter__(self):
-        global _grad_enabled
-        self._previous = _grad_enabled
-        _grad_enabled = True
-        return self
+    _enable = True
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -113,7 +122,7 @@ class Function:
             else:
                 arrays.append(x)
                 needs.append(False)
-        track = any_grad and _grad_enabled
+        track = any_grad and _mode.enabled
         if _dev._cuda is not None:  # only once a GPU is in use: refuse to mix devices
             _dev.check_same_device(cls.__name__, arrays)
         ctx.needs_input_grad = needs
