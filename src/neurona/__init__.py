@@ -30,3 +30,18 @@ float64 = _np.float64
 int64 = _np.int64
 
 __version__ = "0.1.0"
+
+# Imported on first use (``neurona.zoo.lenet5()`` after a bare ``import neurona``), so that
+# ``import neurona`` does not load the model zoo.
+_LAZY = ("zoo",)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

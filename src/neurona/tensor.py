@@ -9,6 +9,7 @@ Arithmetic, reductions and the rest are methods that forward to the ops in
 
 from __future__ import annotations
 
+import functools as _functools
 import inspect as _inspect
 
 import numpy as np
@@ -16,6 +17,38 @@ import numpy as np
 from . import backend as _dev
 
 _default_dtype = np.dtype(np.float32)
+
+
+_NUMPY_NAMES_DOC = ("\n\n    NumPy's names work too, as in PyTorch: ``axis=`` (``dim``){keepdims}."
+                    "\n    Passing both names of one argument is a TypeError.")
+
+
+def _numpy_names(fn):
+    """Make a reduction accept NumPy's ``axis=`` / ``keepdims=`` for ``dim`` / ``keepdim``.
+
+    PyTorch accepts both spellings on its reductions (``x.sum(axis=1, keepdims=True)``) and,
+    like PyTorch, the aliases stay out of the signature (``help`` shows ``dim``/``keepdim``);
+    the docstring says so. ``dim`` and ``axis`` together (``dim`` positional or by name) is
+    a TypeError naming both, and so is ``keepdim`` with ``keepdims``.
+    """
+    names = list(_inspect.signature(fn).parameters)
+    pairs = [(alias, name, names.index(name)) for alias, name in
+             (("axis", "dim"), ("keepdims", "keepdim")) if name in names]
+    op = fn.__name__
+
+    @_functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for alias, name, position in pairs:
+            if alias in kwargs:
+                if name in kwargs or len(args) > position:
+                    raise TypeError(f"{op}() got both {name!r} and {alias!r} ({alias} is "
+                                    f"NumPy's name for {name}): pass one of them")
+                kwargs[name] = kwargs.pop(alias)
+        return fn(*args, **kwargs)
+
+    keepdims = ", ``keepdims=`` (``keepdim``)" if "keepdim" in names else ""
+    wrapper.__doc__ = (fn.__doc__ or "").rstrip() + _NUMPY_NAMES_DOC.format(keepdims=keepdims)
+    return wrapper
 
 
 def set_default_dtype(dtype) -> None:
@@ -310,10 +343,15 @@ class Tensor:
 
     __hash__ = object.__hash__  # tensors are hashable by identity, as in PyTorch
 
+    @_numpy_names
     def argmax(self, dim=None, keepdim=False):
+        """Index of the largest element (of the flattened tensor for ``dim=None``, else of
+        each slice along ``dim``): an int64 tensor outside the graph, as ``torch.argmax``."""
         return Tensor._wrap(np.argmax(self.data, axis=dim, keepdims=keepdim), False)
 
+    @_numpy_names
     def argmin(self, dim=None, keepdim=False):
+        """Index of the smallest element, as :meth:`argmax`."""
         return Tensor._wrap(np.argmin(self.data, axis=dim, keepdims=keepdim), False)
 
     # ---- methods of the ops ------------------------------------------------------

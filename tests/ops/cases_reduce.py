@@ -96,3 +96,41 @@ CASES = [
     Case("log_softmax_method_0d", lambda x: x.log_softmax(-1), lambda x: x.log_softmax(-1),
          [scalar(0.7)]),
 ]
+
+# NumPy's names, which PyTorch accepts too: axis= for dim, keepdims= for keepdim (each side
+# is called with the same spelling), on the functions and the Tensor methods
+CASES += [
+    Case("sum_axis_keepdims", lambda x: F.sum(x, axis=1, keepdims=True),
+         lambda x: _torch().sum(x, axis=1, keepdims=True), [rand(3, 4, 2)]),
+    Case("sum_dim_keepdims_method", lambda x: x.sum(-1, keepdims=True),
+         lambda x: x.sum(-1, keepdims=True), [rand(3, 4)]),
+    Case("sum_axis_tuple_method", lambda x: x.sum(axis=(0, 2)), lambda x: x.sum(axis=(0, 2)),
+         [rand(2, 3, 4)]),
+    Case("sum_axis_keepdims_0d", lambda x: F.sum(x, axis=0, keepdims=True),
+         lambda x: _torch().sum(x, axis=0, keepdims=True), [scalar(0.7)]),
+    Case("mean_axis", lambda x: F.mean(x, axis=0), lambda x: _torch().mean(x, axis=0),
+         [rand(3, 5)]),
+    Case("mean_axis_keepdim_method", lambda x: x.mean(axis=(-1, -2), keepdim=True),
+         lambda x: x.mean(axis=(-1, -2), keepdim=True), [rand(2, 3, 4)]),
+    Case("max_axis_keepdims", lambda x: F.max(x, axis=1, keepdims=True).values,
+         lambda x: _torch().max(x, axis=1, keepdims=True).values, [distinct(3, 5, seed=9)]),
+    Case("min_axis_method", lambda x: x.min(axis=0).values, lambda x: x.min(axis=0).values,
+         [distinct(4, 3, seed=10)]),
+    Case("amax_axis_keepdims", lambda x: F.amax(x, axis=(0, 2), keepdims=True),
+         lambda x: _torch().amax(x, axis=(0, 2), keepdims=True), [distinct(2, 3, 4, seed=11)]),
+    Case("amin_axis", lambda x: F.amin(x, axis=-1), lambda x: _torch().amin(x, axis=-1),
+         [distinct(3, 4, seed=12)]),
+    Case("logsumexp_axis_keepdims", lambda x: F.logsumexp(x, axis=1, keepdims=True),
+         lambda x: _torch().logsumexp(x, axis=1, keepdims=True), [rand(3, 5, low=-3, high=3)]),
+    Case("logsumexp_axis_method", lambda x: x.logsumexp(axis=(0, 1)),
+         lambda x: x.logsumexp(axis=(0, 1)), [rand(2, 3, 2)]),
+    Case("softmax_axis", lambda x: F.softmax(x, axis=1), lambda x: _torch().softmax(x, axis=1),
+         [rand(4, 5, low=-3, high=3)]),
+    Case("log_softmax_axis_method", lambda x: x.log_softmax(axis=0),
+         lambda x: x.log_softmax(axis=0), [rand(3, 4)]),
+    # argmax/argmin (methods, outside the graph) pick the elements that gather differentiates
+    Case("argmax_axis_keepdims_gather", lambda x: x.gather(1, x.argmax(axis=1, keepdims=True)),
+         lambda x: x.gather(1, x.argmax(axis=1, keepdims=True)), [distinct(3, 5, seed=13)]),
+    Case("argmin_axis_keepdims_gather", lambda x: x.gather(0, x.argmin(axis=0, keepdims=True)),
+         lambda x: x.gather(0, x.argmin(axis=0, keepdims=True)), [distinct(4, 3, seed=14)]),
+]

@@ -212,6 +212,34 @@ def test_csv_logger_content_and_append(tmp_path):
     assert len(path.read_text().splitlines()) == 2      # not appending: rewritten
 
 
+def test_csv_logger_rewrites_the_whole_file_atomically_each_epoch(tmp_path, monkeypatch):
+    from neurona.train import callbacks as cbmod
+    written, real = [], cbmod.atomic_write
+
+    def spy(path, data, **kw):
+        written.append(bytes(data))
+        return real(path, data, **kw)
+    monkeypatch.setattr(cbmod, "atomic_write", spy)
+    x, y = data()
+    path = tmp_path / "log.csv"
+    path.write_bytes(b"epoch,loss\r\n0,9.5")           # an earlier log, its last row unended
+    model().fit(x, y, epochs=3, verbose=0, callbacks=[CSVLogger(path, append=True)])
+    assert len(written) == 3                              # one whole file per epoch
+    for i, content in enumerate(written):                 # each a complete log: old + rows
+        assert content.startswith(b"epoch,loss\r\n0,9.5\r\n")
+        assert content.endswith(b"\r\n") and content.count(b"\r\n") == 2 + i + 1
+        assert written[-1].startswith(content)
+    assert path.read_bytes() == written[-1]
+    assert [r.split(b",")[0] for r in written[-1].split(b"\r\n")[2:-1]] == [b"0", b"1", b"2"]
+    assert [p.name for p in tmp_path.iterdir()] == ["log.csv"]   # no temporary left
+    written.clear()
+    model().fit(x, y, epochs=1, verbose=0, callbacks=[CSVLogger(path)])
+    assert written[0] == b"" and written[1].startswith(b"epoch,loss\r\n0,")  # Keras: emptied
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        model().fit(x, y, epochs=1, verbose=0,
+                    callbacks=[CSVLogger(tmp_path / "no" / "log.csv", append=True)])
+
+
 # ---- TerminateOnNaN ------------------------------------------------------------------------
 class Poison(Callback):
     """Sets one weight of layer '2' to +inf before a given (epoch, step)."""

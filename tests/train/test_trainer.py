@@ -108,7 +108,7 @@ def test_model_checkpoint_writes_what_it_says_where_it_says(tmp_path):
     for a, b in zip(model.parameters(), fresh.parameters()):
         np.testing.assert_array_equal(a.data, b.data)
     assert neurona.load(tmp_path / "sub" / "m.neurona").trainer.state["epoch"] == 2
-    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+    assert not [p for p in tmp_path.rglob("*") if ".neurona-tmp-" in p.name or p.suffix == ".tmp"]
 
 
 def test_eval_mode_restores_each_modules_own_mode():

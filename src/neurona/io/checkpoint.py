@@ -28,8 +28,9 @@ class ModelCheckpoint(Callback):
             (architecture, weights, optimizer and training state, so ``neurona.load`` and
             ``fit(initial_epoch=model.trainer.state['epoch'])`` resume).
 
-    Both are atomic (:mod:`neurona.atomic`): a kill during a save leaves the previous file.
-    ``last_saved`` is the path of the last file written.
+    Both are atomic (:mod:`neurona.atomic`): a kill during a save leaves the previous file
+    whole, and the next save of that path removes the temporary the killed one left.
+    ``last_saved`` is the path of the last file written (exactly ``filepath`` formatted).
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,

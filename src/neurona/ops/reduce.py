@@ -1,6 +1,10 @@
 """Reductions: sum mean max min amax amin, and the softmax family (logsumexp softmax
 log_softmax).
 
+Each accepts NumPy's names as PyTorch does: ``axis=`` for ``dim`` and ``keepdims=`` for
+``keepdim`` (softmax and log_softmax: ``axis=``); both names of one argument at once is a
+TypeError (``neurona.tensor._numpy_names``).
+
 Every backward first puts the reduced axes back into the upstream gradient (as size 1,
 see ``_expand``) so that it broadcasts against the input.
 """
@@ -11,7 +15,7 @@ import numpy as np
 
 from .. import backend as _dev
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, _numpy_names
 from .shape import normalize_dim
 
 __all__ = ["sum", "mean", "max", "min", "amax", "amin", "logsumexp", "softmax", "log_softmax"]
@@ -64,11 +68,13 @@ class Mean(Function):
         return np.broadcast_to(g / self.count, self.shape)
 
 
+@_numpy_names
 def sum(input, dim=None, keepdim=False):
     """Sum over ``dim`` (an int, a tuple, or None for all axes)."""
     return Sum.apply(input, dim=dim, keepdim=keepdim)
 
 
+@_numpy_names
 def mean(input, dim=None, keepdim=False):
     """Mean over ``dim`` (an int, a tuple, or None for all axes)."""
     return Mean.apply(input, dim=dim, keepdim=keepdim)
@@ -135,6 +141,7 @@ def _extreme(input, dim, keepdim, largest):
     return result(values, Tensor._wrap(indices.astype(np.int64, copy=False), False))
 
 
+@_numpy_names
 def max(input, dim=None, keepdim=False):
     """Largest element, PyTorch's ``torch.max``.
 
@@ -149,11 +156,13 @@ def max(input, dim=None, keepdim=False):
     return _extreme(input, dim, keepdim, True)
 
 
+@_numpy_names
 def min(input, dim=None, keepdim=False):
     """Smallest element, PyTorch's ``torch.min``; the same conventions as :func:`max`."""
     return _extreme(input, dim, keepdim, False)
 
 
+@_numpy_names
 def amax(input, dim=(), keepdim=False):
     """Maximum over ``dim`` (an int or a tuple; ``()`` or None = all) as a tensor (``torch.amax``);
     tied maxima of a slice share its gradient equally."""
@@ -163,6 +172,7 @@ def amax(input, dim=(), keepdim=False):
     return Extreme.apply(input, axes=axes, keepdim=keepdim, largest=True)
 
 
+@_numpy_names
 def amin(input, dim=(), keepdim=False):
     """Minimum over ``dim`` as a tensor (``torch.amin``); ties share the gradient."""
     x = input.data if isinstance(input, Tensor) else _dev.asarray(input)
@@ -220,6 +230,7 @@ class LogSoftmax(Function):
         return g - np.exp(self.out) * np.sum(g, axis=self.dim, keepdims=True)
 
 
+@_numpy_names
 def logsumexp(input, dim, keepdim=False):
     """``log(sum(exp(x)))`` over ``dim`` (an int or tuple), computed as
     ``m + log(sum(exp(x - m)))`` with ``m = max(x)`` so it never overflows.
@@ -236,6 +247,7 @@ def _softmax_dim(input, dim, op):
     return normalize_dim(dim, ndim, op) if ndim else ()
 
 
+@_numpy_names
 def softmax(input, dim):
     """``exp(x_i) / sum_j exp(x_j)`` along ``dim``; same shape as input, rows sum to 1.
 
@@ -245,6 +257,7 @@ def softmax(input, dim):
     return Softmax.apply(input, dim=_softmax_dim(input, dim, "softmax"))
 
 
+@_numpy_names
 def log_softmax(input, dim):
     """``x_i - logsumexp(x)`` along ``dim``, stable for any input. Backward:
     ``g - softmax(x) * sum(g)``."""
