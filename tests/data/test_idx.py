@@ -1,6 +1,7 @@
 """IDX reader/writer on files the tests write themselves."""
 
 import gzip
+import os
 import struct
 
 import numpy as np
@@ -141,3 +142,77 @@ def test_writer_refuses_unsupported(tmp_path):
         write_idx(tmp_path / "x", np.zeros(2, np.int64))
     with pytest.raises(ValueError, match="dimensions"):
         write_idx(tmp_path / "x", np.float32(1.0))
+
+
+# ---- hardening: bounded reading, overflow, non-regular files (issue 13) -------------------
+from tests.fuzz import files as F  # noqa: E402
+
+_MiB = 1 << 20
+
+
+def test_gzip_bomb_reads_only_the_declared_bytes(tmp_path):
+    # 10 labels declared, then 256 MiB of zeros: 256 KB on disk
+    path = F.write_idx_gzip_bomb(tmp_path / "labels.gz", 256 * _MiB)
+    msgs = []
+    peak = F.peak_bytes(lambda: msgs.append(_err(path)))
+    assert peak < 4 * _MiB  # it used to inflate all 256 MiB first
+    assert "wrong length: header says 10 uint8 = 10 data bytes, but more data follows" in msgs[0]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_element_count_that_wraps_in_int64(tmp_path, gz):
+    # 65536^4 = 2^64 elements: NumPy's int64 product wraps to 0
+    raw = _idx_bytes(0x08, (65536,) * 4, b"")
+    p = tmp_path / "wrap"
+    p.write_bytes(gzip.compress(raw) if gz else raw)
+    msg = _err(p)
+    assert "truncated: header says 65536×65536×65536×65536 uint8 = 18446744073709551616" in msg
+
+
+def test_header_larger_than_the_file_allocates_nothing(tmp_path):
+    p = tmp_path / "huge"
+    p.write_bytes(_idx_bytes(0x0E, (2 ** 32 - 1,) * 2, bytes(64)))
+    peak = F.peak_bytes(lambda: _err(p))
+    assert peak < _MiB
+    p.write_bytes(gzip.compress(_idx_bytes(0x08, (2 ** 31,), bytes(64))))
+    assert "cannot hold that much (deflate expands at most 1032×)" in _err(p)
+
+
+def test_too_many_dimensions(tmp_path):
+    p = tmp_path / "deep"
+    p.write_bytes(_idx_bytes(0x08, (1,) * 70, b"\x07"))
+    assert "declares 70 dimensions; NumPy arrays have at most 64" in _err(p)
+    p.write_bytes(_idx_bytes(0x08, (1,) * 64, b"\x07"))
+    assert read_idx(p).shape == (1,) * 64
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs and /dev: POSIX")
+def test_non_regular_files_are_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "labels-fifo"
+    os.mkfifo(fifo)
+    err = F.outcome_without_blocking(lambda: read_idx(fifo), fifo)
+    assert isinstance(err, IDXError), err
+    assert "is a FIFO (named pipe), not a regular file" in str(err)
+    with pytest.raises(IDXError, match="is a character device, not a regular file"):
+        read_idx("/dev/zero")  # which used to be read until memory ran out
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.int32, np.float32, np.float64])
+def test_gzip_stream_read_in_pieces_is_exact(tmp_path, dtype):
+    a = np.arange(300_001, dtype=dtype).reshape(-1, 1)  # > one read chunk
+    p = write_idx(tmp_path / "a.gz", a)
+    b = read_idx(p)
+    np.testing.assert_array_equal(a, b)
+    assert b.dtype == np.dtype(dtype) and b.dtype.isnative and b.flags.writeable
+    p.write_bytes(gzip.compress(gzip.decompress(p.read_bytes())[:-3]))
+    assert "truncated" in _err(p)
+
+
+def test_empty_shape_numpy_cannot_address(tmp_path):
+    # found by the fuzz suite: a zero dimension makes the data empty, but NumPy refuses
+    # the shape (its other dimensions multiply past what it can address)
+    p = tmp_path / "empty-but-huge"
+    p.write_bytes(_idx_bytes(0x0D, (1, 2, 2, 0, 0x3F800000, 0x40000000, 0x40400000), b""))
+    assert "dimensions multiply to more than NumPy can address" in _err(p)
+    p.write_bytes(_idx_bytes(0x0D, (0, 7), b""))
+    assert read_idx(p).shape == (0, 7)

@@ -468,3 +468,255 @@ def test_loads_refuses_what_load_refuses():
         neurona.io.loads("m.neurona")
     with pytest.raises(UnsupportedModelError, match=r"register\(Net\)"):
         neurona.io.dumps(Net())
+
+
+# ---- hardening: bounded memory, limits, non-regular files (issue 13) ----------------------
+from tests.fuzz import files as F  # noqa: E402
+
+_MiB = 1 << 20
+
+
+def _refused(fn, match):
+    with pytest.raises(ModelFileError, match=match) as info:
+        fn()
+    return str(info.value)
+
+
+def test_extra_member_refused_from_the_directory_before_inflating(tmp_path):
+    path = F.write_extra_member_bomb(tmp_path / "bomb.neurona", 256 * _MiB)  # 256 KB on disk
+    peak = F.peak_bytes(lambda: _refused(lambda: neurona.load(path),
+                                         r"bomb\.neurona has unexpected members \['junk'\]"))
+    assert peak < 8 * _MiB  # it used to inflate all 256 MiB first
+
+
+def test_a_lying_directory_entry_does_not_make_it_read_more(tmp_path):
+    path = tmp_path / "lie.neurona"
+    F.write_lying_member(path, 64 * _MiB)  # model.json declares ~800 bytes, inflates to 64 MiB
+    peak = F.peak_bytes(lambda: _refused(lambda: neurona.load(path), r"lie\.neurona.*damaged"))
+    assert peak < 8 * _MiB
+
+
+def test_declared_sizes_are_bounded_by_the_bytes_on_disk(tmp_path):
+    data = neurona.io.dumps(F.small_model())
+    bad = F.set_declared_size(data, "model.json", 3 << 30)  # deflated: 3 GiB from ~500 bytes
+    _refused(lambda: neurona.io.loads(bad, "big.neurona"),
+             r"big\.neurona: model\.json declares 3221225472 bytes; .* at most 8 MiB")
+    deflated = F.zip_bytes(F.members(data), deflate=("model.json", "weights.npz"))
+    bad = F.set_declared_size(deflated, "weights.npz", 3 << 30)
+    msg = _refused(lambda: neurona.io.loads(bad, "big.neurona"), r"big\.neurona is refused")
+    assert "zip bomb" in msg and "declare 322122" in msg
+    stored = F.set_declared_size(data, "weights.npz", 3 << 30)  # stored: size != occupied
+    _refused(lambda: neurona.io.loads(stored), "declares 3221225472 bytes but occupies")
+    items = F.members(data)  # a real but oversized model.json
+    meta = json.loads(items["model.json"])
+    meta["extra"] = " " * (9 * _MiB)
+    items["model.json"] = json.dumps(meta).encode()
+    _refused(lambda: neurona.io.loads(F.zip_bytes(items)), "model.json declares .* at most 8 MiB")
+
+
+def test_inner_npz_bomb_is_bounded_too(tmp_path):
+    # a deflated weights.npz whose members declare 40× what it occupies
+    items = F.members(neurona.io.dumps(nn.Sequential(nn.Linear(3, 2))))
+    arrays = F.members(items["weights.npz"])
+    arrays["0.weight.npy"] = F.npy_bytes(np.zeros((2, 3), np.float32))
+    zeros = F.npy_bytes(np.zeros(40 * _MiB, np.uint8))
+    inner = F.zip_bytes({**arrays, "pad.npy": zeros}, deflate=("pad.npy",))
+    items["weights.npz"] = inner
+    path = tmp_path / "inner.neurona"
+    path.write_bytes(F.zip_bytes(items, deflate=("model.json", "weights.npz")))
+    msg = _refused(lambda: neurona.load(path), r"inner\.neurona \(member weights\.npz\) is refused")
+    assert "zip bomb" in msg
+
+
+@pytest.mark.parametrize("layer, config", [
+    ("Linear", {"in_features": 2000, "out_features": 2000}),
+    ("Maxout", {"in_features": 3, "out_features": 2, "pieces": 10 ** 6}),
+    ("Conv2d", {"in_channels": 512, "out_channels": 512, "kernel_size": 9}),
+    ("LocallyConnected2d", {"in_channels": 3, "out_channels": 8, "kernel_size": 3,
+                            "input_size": [500, 500]}),
+    ("PReLU", {"num_parameters": 10 ** 7}),
+])
+def test_declared_architecture_checked_against_weights_before_building(layer, config):
+    data = F.edit_json(neurona.io.dumps(nn.Sequential(nn.Linear(3, 2))), lambda m: m[
+        "architecture"]["children"][0][1].update({"class": layer, "config": config}))
+    peak = F.peak_bytes(lambda: _refused(lambda: neurona.io.loads(data, "decl.neurona"),
+                                         r"(?s)decl\.neurona: the weights do not fit the "
+                                         r"architecture.*'0\.weight'"))
+    assert peak < 4 * _MiB  # Linear(2000, 2000) alone is 16 MB, its init 32 MB more
+
+
+def test_linear_20000_declaration_is_refused_at_once():
+    data = F.huge_linear_declaration(20000)
+    assert len(data) < 1500
+    msg = _refused(lambda: neurona.io.loads(data), "do not fit")
+    assert "(20000, 20000)" in msg and "(2, 3)" in msg
+
+
+def test_connection_table_cost_is_bounded():
+    def conv(**cfg):
+        return F.edit_json(neurona.io.dumps(nn.Sequential(nn.Linear(3, 2))), lambda m: m[
+            "architecture"]["children"][0][1].update({"class": "Conv2d", "config": cfg}))
+    # the selection matrix (out·in, connections) would take 34 GB
+    data = conv(in_channels=2048, out_channels=2048, kernel_size=1,
+                connection_table=[[0]] * 2048)
+    _refused(lambda: neurona.io.loads(data), r"building the architecture would take 343\d+ bytes "
+             r"besides its weights \(Conv2d connection tables\), more than the 256 MiB allowed")
+    data = conv(in_channels=1 << 20, out_channels=8, kernel_size=1, connection_table=[[0]] * 8)
+    _refused(lambda: neurona.io.loads(data), r"cannot rebuild Conv2d at '0'.*connection_table")
+
+
+@pytest.mark.parametrize("count", [10 ** 10, 10 ** 15])
+def test_npy_header_declaring_a_huge_array(count):
+    data = F.huge_npy_header(count)
+    _refused(lambda: neurona.io.loads(data, "npy.neurona"),
+             rf"npy\.neurona \(member weights\.npz\): array '0\.weight' is damaged: its header "
+             rf"declares shape \({count},\) float32 = {4 * count} bytes, but the member holds 16")
+
+
+def test_npy_header_with_an_empty_shape_numpy_cannot_address():
+    items = F.members(neurona.io.dumps(nn.Sequential(nn.Linear(3, 2))))
+    arrays = F.members(items["weights.npz"])
+    arrays["0.weight.npy"] = F.npy_with_header((0, 2 ** 62, 2 ** 10), data=b"")
+    items["weights.npz"] = F.zip_bytes(arrays, deflate=())
+    _refused(lambda: neurona.io.loads(F.zip_bytes(items)),
+             r"array '0\.weight' is damaged: its header declares an impossible shape")
+
+
+@pytest.mark.parametrize("descr, match", [("|O", "Python objects"), ("<c16", "dtype complex128"),
+                                          ("<f16", "dtype float128"), ("|V8", "dtype |V8"),
+                                          ("[('a', '<f4')]", "dtype")])
+def test_npy_dtypes_outside_the_allow_list(descr, match):
+    items = F.members(neurona.io.dumps(nn.Sequential(nn.Linear(3, 2))))
+    arrays = F.members(items["weights.npz"])
+    text = "{'descr': %s, 'fortran_order': False, 'shape': (2,), }" % (
+        descr if descr.startswith("[") else repr(descr))
+    header = (text + " " * (-(11 + len(text)) % 64) + "\n").encode()
+    arrays["0.weight.npy"] = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + \
+        header + bytes(32)
+    items["weights.npz"] = F.zip_bytes(arrays, deflate=())
+    _refused(lambda: neurona.io.loads(F.zip_bytes(items)), match)
+
+
+def test_architecture_nesting_is_limited():
+    assert isinstance(neurona.io.loads(F.nested_architecture(64)), nn.Sequential)
+    _refused(lambda: neurona.io.loads(F.nested_architecture(65), "deep.neurona"),
+             r"deep\.neurona: the architecture is nested more than 64 levels deep")
+    for depth in (300, 900, 5000):  # past the JSON depth limit, and past json's own recursion
+        _refused(lambda: neurona.io.loads(F.nested_architecture(depth), "deep.neurona"),
+                 r"deep\.neurona: model\.json is nested too deeply \(an architecture may nest "
+                 r"at most 64 layers")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs and /dev: POSIX")
+def test_non_regular_files_are_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe.neurona"
+    os.mkfifo(fifo)
+    for fn in (lambda: neurona.load(fifo), lambda: neurona.io.info(fifo),
+               lambda: neurona.io.load_weights(nn.Sequential(), fifo)):
+        err = F.outcome_without_blocking(fn, fifo)
+        assert isinstance(err, ModelFileError), err
+        assert "pipe.neurona is a FIFO (named pipe), not a regular file" in str(err)
+    with pytest.raises(ModelFileError, match="/dev/null is a character device, not a regular"):
+        neurona.load("/dev/null")
+    with pytest.raises(ModelFileError, match="is a directory"):
+        neurona.io.load_weights(nn.Sequential(), tmp_path)
+
+
+def _with_optimizer_state(data, edit):
+    """``data`` with ``edit(meta_state, arrays)`` applied to the optimizer state."""
+    items = F.members(data)
+    meta = json.loads(items["model.json"])
+    arrays = {k[:-4]: np.load(io.BytesIO(v)) for k, v in F.members(items["optimizer.npz"]).items()}
+    edit(meta["optimizer"]["state"], arrays)
+    items["model.json"] = json.dumps(meta).encode()
+    items["optimizer.npz"] = F.npz_bytes(arrays)
+    return F.zip_bytes(items)
+
+
+def test_optimizer_state_is_checked_against_the_parameters():
+    data = neurona.io.dumps(F.small_model(compiled=True))
+    assert neurona.io.loads(data).trainer.compiled.optimizer.state  # the file is fine
+
+    def key(state, name="exp_avg"):
+        return state["state"]["0"][name]["__ndarray__"]
+
+    def wrong_shape(state, arrays):
+        arrays[key(state)] = np.zeros(3, np.float32)
+    _refused(lambda: neurona.io.loads(_with_optimizer_state(data, wrong_shape), "opt.neurona"),
+             r"opt\.neurona: the optimizer state does not fit the parameters: 'exp_avg' of "
+             r"parameter 0 \('0\.weight', shape \(4, 3\)\) has shape \(3,\)")
+
+    def int_dtype(state, arrays):
+        arrays[key(state, "exp_avg_sq")] = np.zeros((4, 3), np.int32)
+    _refused(lambda: neurona.io.loads(_with_optimizer_state(data, int_dtype)),
+             "'exp_avg_sq' of parameter 0 .* has dtype int32, not a float dtype")
+
+    def bad_step(state, arrays):
+        state["state"]["1"]["step"] = "many"
+    _refused(lambda: neurona.io.loads(_with_optimizer_state(data, bad_step)),
+             "'step' of parameter 1 .* is many, not a count")
+
+    def unknown_param(state, arrays):
+        state["state"]["17"] = state["state"]["0"]
+    _refused(lambda: neurona.io.loads(_with_optimizer_state(data, unknown_param)),
+             "state for parameter index 17")
+
+
+def test_state_of_a_damaged_config_must_be_numbers():
+    # found by the fuzz suite: a loss's class weights given as strings loaded as a str buffer
+    data = F.edit_json(neurona.io.dumps(nn.ModuleList([nn.CrossEntropyLoss(weight=[1.0, 2.0])])),
+                       lambda m: m["architecture"]["children"][0][1]["config"].update(
+                           weight=["1.0", "2.0"]))
+    _refused(lambda: neurona.io.loads(data), r"'0\.weight' of the architecture has dtype <U3")
+
+
+def test_loading_allocates_about_the_parameters_once(tmp_path):
+    model = nn.Sequential(nn.Linear(1000, 1000), nn.Linear(1000, 500))  # 6 MB of float32
+    path = neurona.save(model, tmp_path / "m.neurona")
+    params = sum(p.data.nbytes for p in model.parameters())
+    loaded = []
+    peak = F.peak_bytes(lambda: loaded.append(neurona.load(path)))
+    assert peak < params + 3 * _MiB  # no copy of the file, no initializer draws
+    np.testing.assert_array_equal(loaded[0][1].weight.data, model[1].weight.data)
+
+
+# every Conv2d variant a planner has to get right, besides LAYER_MODELS
+CONV_VARIANTS = [
+    {"in_channels": 6, "out_channels": 16, "kernel_size": 5,
+     "connection_table": [[0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5]] * 4},
+    {"in_channels": 4, "out_channels": 3, "kernel_size": 3,
+     "connection_table": [[0], [1, 2], [0, 1, 2, 3]]},
+    {"in_channels": 2, "out_channels": 3, "kernel_size": 3,
+     "connection_table": [[True, False], [False, True], [True, True]]},
+    {"in_channels": 2, "out_channels": 3, "kernel_size": (3, 2), "stride": 2, "padding": "full",
+     "bias": "per_unit", "input_size": (9, 7), "dtype": "float64"},
+    {"in_channels": 1, "out_channels": 2, "kernel_size": 3, "padding": "same", "bias": False,
+     "input_size": (5, 5), "weight_init": "he_normal", "bias_init": 0.1},
+]
+
+
+@pytest.mark.parametrize("layer", [make()[0] for _, make, _ in LAYER_MODELS]
+                         + [nn.Conv2d(**c) for c in CONV_VARIANTS] + LOSSES,
+                         ids=[n for n, _, _ in LAYER_MODELS] + [f"Conv2d-{i}" for i in range(
+                             len(CONV_VARIANTS))] + [type(x).__name__ for x in LOSSES])
+def test_planners_agree_with_the_constructors(layer):
+    """registry.plan computes, from the config alone, the shapes the constructor makes."""
+    config = layer.get_config()
+    plan = registry.plan(type(layer), config)
+    if plan == "bounded":
+        return
+    assert plan.shapes == {k: v.shape for k, v in layer.state_dict().items()}
+    assert plan.dtype == layer.weight.dtype
+    built = type(layer)(**plan.build)  # built as load builds it: zeros, specs restored
+    for attr, value in plan.restore.items():
+        setattr(built, attr, value)
+    assert built.get_config() == config
+    assert all(not v.any() for v in built.state_dict().values()) or type(layer) is nn.PReLU
+
+
+def test_every_builtin_class_is_planned_or_bounded():
+    for name, cls in registry.registered_classes().items():
+        if cls in registry.CONTAINERS:
+            continue
+        kind = registry.plan(cls, {}) if cls not in registry._planners() else "planned"
+        assert kind in ("planned", "bounded"), name
