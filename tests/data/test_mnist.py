@@ -86,3 +86,35 @@ def test_truncated_user_copy_names_file_and_place(mnist_cache, tmp_path):  # noq
         mnist.load(mine, cache_dir=tmp_path / "c", download=False)
     msg = str(info.value)
     assert "t10k-images-idx3-ubyte" in msg and str(mine) in msg and "user data directory" in msg
+
+
+def test_a_directory_that_does_not_exist_is_an_error_not_passed_over(mnist_cache, tmp_path,
+                                                                     monkeypatch):  # noqa: F811
+    root, _, _ = mnist_cache                    # the cache holds good files: once, they were used
+    from neurona.data.sources import DataSourceError
+    with pytest.raises(DataSourceError, match=r"the MNIST directory .*nope \(path= argument\) "
+                                              r"does not exist; name the directory"):
+        mnist.load(tmp_path / "nope", cache_dir=root, download=False)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DataSourceError, match=r"file \(path= argument\) is not a directory"):
+        mnist.files(tmp_path / "file", cache_dir=root, download=False)
+    monkeypatch.setenv("NEURONA_DATA", str(tmp_path / "typo"))
+    with pytest.raises(DataSourceError, match=r"typo \(NEURONA_DATA\) does not exist"):
+        mnist.load(cache_dir=root, download=False)
+
+
+def test_an_unwritable_cache_is_a_listed_failure(tmp_path):
+    """A store that cannot be written (here a directory where a file belongs) is one of the
+    failures DataSourceError lists, not an OSError traceback."""
+    import gzip
+    import io
+
+    from neurona.data.sources import _Store
+    store = _Store(tmp_path / "cache")
+    (tmp_path / "cache" / "a.bin").mkdir(parents=True)
+    path, why = store.put("a.bin", io.BytesIO(b"data"), "0" * 64, "test source")
+    assert path is None and "a.bin from test source: cannot be stored in the cache" in why
+    # a read error of the source is the caller's to report (as before)
+    broken = gzip.GzipFile(fileobj=io.BytesIO(b"not gzip"))
+    with pytest.raises(OSError):
+        _Store(tmp_path / "c2").put("b.bin", broken, "0" * 64, "test source")

@@ -288,3 +288,29 @@ def test_lenet_forward_backward():
     assert all(p.grad is not None and p.grad.shape == p.shape for p in net.parameters())
     # 6·25 + 6 + 16·150 + 16 + 400·120 + 120 + 120·84 + 84 + 84·10 + 10 = 61,706
     assert sum(p.numel() for p in net.parameters()) == 61706
+
+
+# ---- the dtype rule: integer input to a layer with weights is refused, never cast ------------
+@pytest.mark.parametrize("layer, shape", [
+    (lambda: nn.Linear(3, 2), (4, 3)),
+    (lambda: nn.Maxout(3, 2), (4, 3)),
+    (lambda: nn.Conv2d(1, 2, 3), (2, 1, 5, 5)),
+    (lambda: nn.LocallyConnected2d(1, 2, 3, input_size=(5, 5)), (2, 1, 5, 5)),
+], ids=["Linear", "Maxout", "Conv2d", "LocallyConnected2d"])
+@pytest.mark.parametrize("dtype", [np.int64, np.uint8, np.bool_])
+def test_integer_input_to_a_layer_with_weights_is_refused(layer, shape, dtype):
+    x = Tensor(np.ones(shape, dtype=dtype))
+    with pytest.raises(TypeError, match=rf"input has dtype {np.dtype(dtype)} but the weights are "
+                                        r"float32 .*convert it with x\.astype\(np\.float32\) "
+                                        r"\(uint8 images: neurona\.data\.preprocess\.scale\)"):
+        layer()(x)
+
+
+def test_linear_no_longer_computes_int_input_in_float64():
+    from neurona import functional as F
+    w = Tensor(np.ones((2, 3), np.float32))
+    with pytest.raises(TypeError, match="linear: input has dtype int64"):
+        F.linear(Tensor(np.ones((1, 3), np.int64)), w)
+    assert F.linear(Tensor(np.ones((1, 3), np.float32)), w).dtype == np.float32
+    # parameter-free layers compute in the input's dtype (nothing to match)
+    assert nn.ReLU()(Tensor(np.ones((2, 3), np.int64))).dtype == np.int64

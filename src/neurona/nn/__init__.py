@@ -13,6 +13,17 @@
 Layers default to PyTorch's initialization, U(−1/√fan_in, 1/√fan_in) for weights and biases,
 so a model matches its PyTorch twin; pass ``weight_init=`` / ``bias_init=`` for the thesis's
 N(0, 1), Xavier, LeCun or He setups.
+
+Dtypes: layers compute in their weights' floating dtype (float32 by default, ``dtype=`` to
+choose) and never cast their input. **An integer or bool input to a layer with weights**
+(``Linear``, ``Maxout``, ``Conv2d``, ``LocallyConnected2d``) **is refused** with a
+``TypeError`` saying how to convert it - ``x.astype(np.float32)``, or
+``neurona.data.preprocess.scale`` for uint8 images - as PyTorch refuses a ``long`` input to
+``nn.Linear``. The rule lives in one place, ``neurona.ops.linalg.check_dtypes``, which the
+ops that take weights (``F.linear``, ``F.conv2d``, ``F.locally_connected2d``) call.
+Convolutions also refuse a float input of another precision (float64 into float32 weights);
+``Linear`` follows NumPy's promotion there and computes it in float64. ``fit`` / ``evaluate``
+/ ``predict`` cast array inputs to the model's dtype first, so they take any numeric array.
 """
 
 from . import functional, init

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import backend as _dev
 from ..autograd import Function
+from .linalg import check_dtypes
 from .geometry import check_4d, col2im, im2col, output_hw, pad, positive_pair, \
     resolve_padding, windows
 
@@ -17,12 +18,7 @@ __all__ = ["conv2d", "unfold", "locally_connected2d"]
 
 
 # ---- argument checking ---------------------------------------------------------------
-def _check_dtypes(op, **arrays):
-    dtypes = {name: a.dtype for name, a in arrays.items() if a is not None}
-    if len(set(dtypes.values())) > 1:
-        got = ", ".join(f"{n} {d}" for n, d in dtypes.items())
-        raise TypeError(f"{op}: all tensors must have the same dtype, got {got}; "
-                        "convert them with .float() or .double()")
+_check_dtypes = check_dtypes  # the rule of every op that takes weights (ops/linalg.py)
 
 
 # ---- Functions -----------------------------------------------------------------------

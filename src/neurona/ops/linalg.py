@@ -8,6 +8,35 @@ from .shape import reshape
 __all__ = ["matmul", "linear"]
 
 
+def check_dtypes(op, *, same_float=True, **arrays):
+    """The dtype rule of the ops that take weights (``linear``, ``conv2d``,
+    ``locally_connected2d``), and so of every layer with weights (``Linear``, ``Maxout``,
+    ``Conv2d``, ``LocallyConnected2d``): an integer or bool input is refused with a
+    ``TypeError`` that says how to convert it, never cast - PyTorch's ``nn.Linear`` refuses a
+    ``long`` input too. (NumPy would quietly compute it in float64 and hand float64 outputs
+    and gradients on.) With ``same_float`` (conv2d, locally_connected2d) floating tensors of
+    different precisions are refused as well; ``linear`` keeps NumPy's promotion there (a
+    float64 input to float32 weights computes in float64).
+
+    ``arrays``: the input first, then the weight and the bias (None is skipped).
+    """
+    dtypes = {name: a.dtype for name, a in arrays.items() if getattr(a, "dtype", None) is not None}
+    if len(set(dtypes.values())) <= 1:
+        return
+    got = ", ".join(f"{n} {d}" for n, d in dtypes.items())
+    first = next(iter(dtypes))
+    if dtypes[first].kind in "biu":
+        raise TypeError(
+            f"{op}: {first} has dtype {dtypes[first]} but the weights are "
+            f"{next(d for n, d in dtypes.items() if n != first)} ({got}); layers compute in "
+            f"floating point and do not cast an integer input: convert it with "
+            f"x.astype(np.float32) (uint8 images: neurona.data.preprocess.scale) or "
+            f"Tensor.float()")
+    if same_float:
+        raise TypeError(f"{op}: all tensors must have the same dtype, got {got}; "
+                        "convert them with .float() or .double()")
+
+
 class MatMul(Function):
     """C = A @ B with NumPy's matmul rules (1-D operands, batch broadcasting).
 
@@ -88,7 +117,10 @@ def linear(input, weight, bias=None):
 
     A 1-d weight (in,) is one output unit: output (*,), bias (), e.g. a neuron
     ``w . x + b`` of an input x (in,) is 0-d.
+
+    An integer or bool input is a ``TypeError`` (see :func:`check_dtypes`), as in PyTorch.
     """
+    check_dtypes("linear", same_float=False, input=input, weight=weight, bias=bias)
     if weight.ndim == 1:
         y = linear(input, reshape(weight, (1, -1)), None if bias is None else reshape(bias, (1,)))
         return reshape(y, y.shape[:-1])
