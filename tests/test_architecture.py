@@ -24,6 +24,7 @@ LEVELS = {
     "io": 3, "zoo": 3,
     # 4: what users run
     "recipes": 4, "cli": 4, "__main__": 4, "callbacks": 4, "demo": 4, "sklearn": 4, "viz": 4,
+    "onnx": 4,
 }
 
 
