@@ -13,8 +13,8 @@ import neurona
 import neurona.functional as F
 from neurona import nn, optim, tensor
 
-X_TOY = np.array([[0.0, 1.0]])
-Y_TOY = np.array([[1.0, 0.0]])
+X_TOY = np.array([[0.0, 1.0]], dtype=np.float32)  # the layers' dtype: layers do not mix precisions
+Y_TOY = np.array([[1.0, 0.0]], dtype=np.float32)
 START_A = ([[2.0, -3.0], [-1.0, 4.0]], [1.0, -2.0])
 START_B = ([[0.0, 0.0], [0.0, 5.0]], [-5.0, 0.0])
 
@@ -108,7 +108,7 @@ def test_xor_learned_to_100_percent_with_the_delta_rule():
     model = nn.Sequential(nn.Linear(3, 3, bias=False), nn.Sigmoid(),
                           nn.Linear(3, 1, bias=False), nn.Sigmoid())
     opt = optim.SGD(model.parameters(), lr=2.0)  # new weight = old - lr * derivative
-    x, y = tensor(with_bias_column(XOR_X)), tensor(XOR_Y)
+    x, y = tensor(with_bias_column(XOR_X), dtype=np.float32), tensor(XOR_Y, dtype=np.float32)
     for _ in range(3000):
         opt.zero_grad()
         loss = F.quadratic_loss(model(x), y)

@@ -314,3 +314,18 @@ def test_linear_no_longer_computes_int_input_in_float64():
     assert F.linear(Tensor(np.ones((1, 3), np.float32)), w).dtype == np.float32
     # parameter-free layers compute in the input's dtype (nothing to match)
     assert nn.ReLU()(Tensor(np.ones((2, 3), np.int64))).dtype == np.int64
+
+
+@pytest.mark.parametrize("layer, shape", [
+    (lambda: nn.Linear(3, 2), (4, 3)),
+    (lambda: nn.Maxout(3, 2), (4, 3)),
+    (lambda: nn.Conv2d(1, 2, 3), (2, 1, 5, 5)),
+    (lambda: nn.LocallyConnected2d(1, 2, 3, input_size=(5, 5)), (2, 1, 5, 5)),
+], ids=["Linear", "Maxout", "Conv2d", "LocallyConnected2d"])
+def test_a_float_input_of_another_precision_is_refused_by_every_layer(layer, shape):
+    # one rule for every layer with weights, as torch ("mat1 and mat2 must have the same
+    # dtype"); Linear used to promote a float64 input to float64 while Conv2d refused it
+    with pytest.raises(TypeError, match=r"all tensors must have the same dtype, got input "
+                                        r"float64, weight float32.*\.float\(\) or \.double\(\)"):
+        layer()(Tensor(np.ones(shape, dtype=np.float64)))
+    assert layer()(Tensor(np.ones(shape, dtype=np.float32))).dtype == np.float32

@@ -204,7 +204,7 @@ def mlp():
 
 def test_names_and_clusters_from_a_module():
     model = mlp()
-    x = nr.tensor(np.ones((5, 3)))
+    x = nr.tensor(np.ones((5, 3)), dtype=np.float32)  # the layers' dtype (as torch, no mixing)
     loss = F.mse_loss(model(x), np.zeros((5, 2)))
     g = viz.graph(loss, params=model, collapse=False)
     names = [t.name for t in g.tensors]
@@ -370,7 +370,7 @@ def test_same_drawing_for_tensors_on_the_device():
     def drawing(device):
         nr.manual_seed(0)
         model = mlp().to(device)
-        x = nr.tensor(np.linspace(-1, 1, 15).reshape(5, 3), device=device)
+        x = nr.tensor(np.linspace(-1, 1, 15).reshape(5, 3), dtype=np.float32, device=device)
         loss = F.mse_loss(model(x), nr.tensor(np.zeros((5, 2)), device=device))
         assert (type(loss.data).__name__ == "ndarray"
                 and (type(loss.data) is not np.ndarray) == (device == "cuda"))

@@ -21,9 +21,11 @@ choose) and never cast their input. **An integer or bool input to a layer with w
 ``neurona.data.preprocess.scale`` for uint8 images - as PyTorch refuses a ``long`` input to
 ``nn.Linear``. The rule lives in one place, ``neurona.ops.linalg.check_dtypes``, which the
 ops that take weights (``F.linear``, ``F.conv2d``, ``F.locally_connected2d``) call.
-Convolutions also refuse a float input of another precision (float64 into float32 weights);
-``Linear`` follows NumPy's promotion there and computes it in float64. ``fit`` / ``evaluate``
-/ ``predict`` cast array inputs to the model's dtype first, so they take any numeric array.
+A float input of another precision (float64 into float32 weights) is refused the same way
+("all tensors must have the same dtype ... convert them with .float() or .double()"), as
+PyTorch refuses it. ``fit`` / ``evaluate`` / ``predict`` cast array inputs to the model's
+dtype first, so they take any numeric array. (``neurona.tensor`` of a NumPy float64 array
+keeps float64, as ``torch.tensor`` does: pass ``dtype=np.float32`` for float32 layers.)
 """
 
 from . import functional, init

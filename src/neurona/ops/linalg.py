@@ -14,9 +14,10 @@ def check_dtypes(op, *, same_float=True, **arrays):
     ``Conv2d``, ``LocallyConnected2d``): an integer or bool input is refused with a
     ``TypeError`` that says how to convert it, never cast - PyTorch's ``nn.Linear`` refuses a
     ``long`` input too. (NumPy would quietly compute it in float64 and hand float64 outputs
-    and gradients on.) With ``same_float`` (conv2d, locally_connected2d) floating tensors of
-    different precisions are refused as well; ``linear`` keeps NumPy's promotion there (a
-    float64 input to float32 weights computes in float64).
+    and gradients on.) With ``same_float`` (every op that takes weights) floating tensors of
+    different precisions are refused as well, as PyTorch refuses them ("mat1 and mat2 must
+    have the same dtype"): a float64 input to float32 weights would otherwise compute, and
+    hand on, float64. ``fit``/``evaluate``/``predict`` cast arrays to the model's dtype.
 
     ``arrays``: the input first, then the weight and the bias (None is skipped).
     """
@@ -120,7 +121,7 @@ def linear(input, weight, bias=None):
 
     An integer or bool input is a ``TypeError`` (see :func:`check_dtypes`), as in PyTorch.
     """
-    check_dtypes("linear", same_float=False, input=input, weight=weight, bias=bias)
+    check_dtypes("linear", input=input, weight=weight, bias=bias)
     if weight.ndim == 1:
         y = linear(input, reshape(weight, (1, -1)), None if bias is None else reshape(bias, (1,)))
         return reshape(y, y.shape[:-1])

@@ -75,7 +75,8 @@ def worked_forward() -> dict:
     model = xor_331(PRINTED_HIDDEN_W, PRINTED_OUTPUT_W)
     x = tensor(with_bias_column(np.array([[0.0, 1.0]])))
     hidden = model.act1(model.hidden(x)).cpu().numpy()[0]
-    printed_hidden = tensor([[PRINTED_VALUES[k] for k in ("hidden1", "hidden2", "hidden3")]])
+    printed_hidden = tensor([[PRINTED_VALUES[k] for k in ("hidden1", "hidden2", "hidden3")]],
+                            dtype=np.float64)
     out_printed = float(model.act2(model.output(printed_hidden)).item())
     out_true = float(model(x).item())
     recomputed = OrderedDict([("hidden1", float(hidden[0])), ("hidden2", float(hidden[1])),
