@@ -1,12 +1,19 @@
 """Runner: ``python -m benchmarks run WORKLOAD [--vs torch] [--quick] [--reps N]
 [--threads 1|2] [--json FILE] [--no-rss]``.
 
-WORKLOAD is one of mlp, mlp-modern, lenet5, lecun1989, lecun1989-fullbatch, predict, all.
+WORKLOAD is one of mlp, mlp-modern, lenet5, lecun1989, lecun1989-fullbatch, predict, cdnn,
+predict-cdnn, all (cdnn: the slides' CDNN, 64 RMSprop steps of batch 256 per repetition;
+predict-cdnn: its inference on the 10,000 test images).
 Timing: both sides train in this process on the same data, initial weights and batch
 order; repetitions are interleaved (neurona, torch, torch, neurona, ... — who goes first
-alternates so a drift in machine speed hits both alike); each repetition is one epoch.
+alternates so a drift in machine speed hits both alike); each repetition is one epoch
+(cdnn: a fixed number of steps).
 Peak RSS: one fresh subprocess per side runs one epoch and reports its own ru_maxrss
 (in one process the two sides' memory could not be told apart).
+GEMM floor (benchmarks/gemm.py): the FLOPs of the weighted layers' matrix products in one
+repetition, each at the float32 np.matmul speed measured at its own shape in this process
+(with its BLAS threads) before the timed repetitions; "fraction of floor" = floor / a
+side's median time.
 """
 
 from __future__ import annotations
@@ -19,15 +26,17 @@ import sys
 
 from . import common
 
-NAMES = ["mlp", "mlp-modern", "lenet5", "lecun1989", "lecun1989-fullbatch", "predict"]
+NAMES = ["mlp", "mlp-modern", "lenet5", "lecun1989", "lecun1989-fullbatch", "predict", "cdnn",
+         "predict-cdnn"]
 
 
 def workload_classes(name):
-    from . import lecun1989, lenet5, mlp, mlp_modern, predict
+    from . import cdnn, lecun1989, lenet5, mlp, mlp_modern, predict
     table = {"mlp": [mlp.ThesisMLP], "mlp-modern": [mlp_modern.ModernMLP],
              "lenet5": [lenet5.LeNet5], "lecun1989": [lecun1989.LeCun1989],
              "lecun1989-fullbatch": [lecun1989.LeCun1989FullBatch],
-             "predict": [predict.PredictMLP, predict.PredictLeNet5]}
+             "predict": [predict.PredictMLP, predict.PredictLeNet5],
+             "cdnn": [cdnn.CDNN], "predict-cdnn": [cdnn.PredictCDNN]}
     if name == "all":
         return [c for n in NAMES for c in table[n]]
     return table[name]
@@ -38,14 +47,6 @@ def set_torch_threads(n):
     if n is not None:
         torch.set_num_threads(n)
     return torch.get_num_threads()
-
-
-def _flops_mlp(w, n):
-    """Matmul FLOPs of one epoch of an MLP: forward, weight gradients, input gradients
-    (none for the first layer: the images need no gradient)."""
-    sizes = [(784, 400), (400, 100), (100, 10)]
-    p = sum(a * b for a, b in sizes)
-    return 2 * n * (p + p + p - sizes[0][0] * sizes[0][1])
 
 
 def matmul_peak_gflops():
@@ -60,13 +61,18 @@ def matmul_peak_gflops():
     return 2 * 1024 ** 3 / best / 1e9
 
 
-def run_workload(cls, quick=False, tiny=False, reps=3, vs_torch=True, log=print, device="cpu"):
-    """Time one workload in-process; returns a dict of results (see the module docstring)."""
+def run_workload(cls, quick=False, tiny=False, reps=3, vs_torch=True, log=print, device="cpu",
+                 gemm_floor=True):
+    """Time one workload in-process; returns a dict of results (see the module docstring).
+    ``gemm_floor``: count the matrix products and measure the GEMM peak at their shapes
+    first (CPU only)."""
+    from . import gemm
     w = cls()
     w.device = device
     w.load(quick, tiny)
     reps = max(reps, getattr(w, "min_reps", 1) if not tiny else 1)
     w.setup("both" if vs_torch else "neurona")
+    floor = gemm.floor(gemm.workload_products(w)) if gemm_floor and device == "cpu" else None
     sides = ["neurona", "torch"] if vs_torch else ["neurona"]
     times = {s: [] for s in sides}
     losses = {s: [] for s in sides}
@@ -85,6 +91,11 @@ def run_workload(cls, quick=False, tiny=False, reps=3, vs_torch=True, log=print,
         res[s] = common.summarize(times[s])
         res[s]["examples_per_s"] = res["examples_per_unit"] / res[s]["median"]
         res[s]["accuracy"] = w.accuracy(s)
+        if floor is not None:
+            res[s]["floor_fraction"] = floor["floor_s"] / res[s]["median"]
+            res[s]["floor_fraction_of_min"] = floor["floor_s"] / res[s]["min"]
+    if floor is not None:
+        res["gemm_floor"] = floor
     if vs_torch:
         ratios = [a / b for a, b in zip(times["neurona"], times["torch"])]
         res["ratio"] = {"pairs": ratios, "median": sorted(ratios)[len(ratios) // 2]
@@ -128,6 +139,13 @@ def _fmt_row(cells, widths):
     return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))
 
 
+def _floor_cells(res, side):
+    fl = res.get("gemm_floor")
+    if fl is None:
+        return ["n/a", "n/a"]
+    return [f"{fl['floor_s']:.4f}", f"{res[side]['floor_fraction']:.2f}"]
+
+
 def report(res, log=print):
     log(f"\n== {res['workload']}: {res['title']}")
     log(f"   data: {res['data']}")
@@ -135,9 +153,9 @@ def report(res, log=print):
         log(f"   note: {note}")
     log(f"   unit: one {res['unit']} = {res['examples_per_unit']} examples; "
         f"{res['reps']} interleaved repetitions")
-    widths = [8, 9, 9, 9, 12, 12, 9]
+    widths = [8, 9, 9, 9, 12, 12, 9, 13, 17]
     log("   " + _fmt_row(["side", "median s", "min s", "max s", "examples/s", "peak RSS MB",
-                          "accuracy"], widths))
+                          "accuracy", "GEMM floor s", "fraction of floor"], widths))
     for s in ("neurona", "torch"):
         if s not in res:
             continue
@@ -147,7 +165,8 @@ def report(res, log=print):
         log("   " + _fmt_row([s, f"{r['median']:.4f}", f"{r['min']:.4f}", f"{r['max']:.4f}",
                               f"{r['examples_per_s']:.0f}",
                               "n/a" if rss is None else f"{rss:.0f}",
-                              "n/a" if acc is None else f"{100 * acc:.2f}%"], widths))
+                              "n/a" if acc is None else f"{100 * acc:.2f}%",
+                              *_floor_cells(res, s)], widths))
     if "ratio" in res:
         q = res["ratio"]
         pairs = ", ".join(f"{x:.2f}" for x in q["pairs"])
@@ -155,28 +174,40 @@ def report(res, log=print):
             f"{q['of_minima']:.2f}x  (pairs: {pairs})")
     if "rss_ratio" in res:
         log(f"   neurona/torch peak RSS: {res['rss_ratio']:.2f}x")
-    if "matmul_peak_fraction" in res:
-        log(f"   neurona matmul work = {100 * res['matmul_peak_fraction']:.0f}% of the measured "
-            f"float32 GEMM peak ({res['gemm_peak_gflops']:.0f} GFLOP/s)")
+    fl = res.get("gemm_floor")
+    if fl is not None:
+        log(f"   GEMM floor: {fl['gflop']:.2f} GFLOP of matrix products per {res['unit']} "
+            f"({len(fl['products'])} products) at the float32 np.matmul peak measured at their "
+            f"shapes, {fl['blas_threads']} BLAS thread(s): {fl['gflops_at_floor']:.1f} GFLOP/s "
+            f"overall = {fl['floor_s']:.4f} s")
+        if fl["skipped"]:
+            log(f"   GEMM floor: modules with weights of unknown kind, not counted: "
+                f"{', '.join(fl['skipped'])}")
 
 
 def summary_table(results, log=print):
     log("\n| workload | neurona median s | torch median s | ratio (median of pairs) | "
-        "ratio of minima | neurona RSS MB | torch RSS MB | accuracy neurona / torch |")
-    log("|---|---|---|---|---|---|---|---|")
+        "ratio of minima | neurona RSS MB | torch RSS MB | accuracy neurona / torch | "
+        "GEMM floor s | fraction of floor neurona / torch |")
+    log("|---|---|---|---|---|---|---|---|---|---|")
     for res in results:
         n, t = res["neurona"], res.get("torch")
         rss = res.get("rss", {})
         f = lambda d: "n/a" if d is None else f"{d:.0f}"
         acc = lambda d: "n/a" if d is None else f"{100 * d:.2f}%"
+        fl = res.get("gemm_floor")
+        floor_s = "n/a" if fl is None else f"{fl['floor_s']:.3f}"
+        frac = lambda side: "n/a" if fl is None else f"{res[side]['floor_fraction']:.2f}"
         if t is None:
-            log(f"| {res['workload']} | {n['median']:.3f} | | | | | | {acc(n['accuracy'])} |")
+            log(f"| {res['workload']} | {n['median']:.3f} | | | | | | {acc(n['accuracy'])} | "
+                f"{floor_s} | {frac('neurona')} |")
             continue
         log(f"| {res['workload']} | {n['median']:.3f} | {t['median']:.3f} | "
             f"{res['ratio']['median']:.2f}x | {res['ratio']['of_minima']:.2f}x | "
             f"{f(rss.get('neurona', {}).get('peak_rss_mb'))} | "
             f"{f(rss.get('torch', {}).get('peak_rss_mb'))} | "
-            f"{acc(n['accuracy'])} / {acc(t['accuracy'])} |")
+            f"{acc(n['accuracy'])} / {acc(t['accuracy'])} | "
+            f"{floor_s} | {frac('neurona')} / {frac('torch')} |")
 
 
 def main(argv=None):
@@ -249,10 +280,6 @@ def main(argv=None):
                                     / res["rss"]["torch"]["peak_rss_mb"])
             except (KeyError, ZeroDivisionError):
                 pass
-        if res["workload"] in ("mlp", "mlp-modern") and args.device == "cpu":
-            res["gemm_peak_gflops"] = env["gemm_peak_gflops"]
-            flops = _flops_mlp(None, res["examples_per_unit"])
-            res["matmul_peak_fraction"] = flops / res["neurona"]["median"] / 1e9 / env["gemm_peak_gflops"]
         report(res)
         results.append(res)
     if not args.quick and not args.no_rss:
@@ -261,6 +288,12 @@ def main(argv=None):
               "the data was loaded (interpreter, libraries, data and training included)")
     print("\nmedian of pairs = median over repetitions of (neurona time / torch time) of the "
           "same repetition; < 1 means neurona is faster")
+    if args.device == "cpu":
+        print("GEMM floor s = the weighted layers' matrix products of one repetition (forward; "
+              "weight and input gradients when training), each timed alone with np.matmul "
+              "(float32) at its own shape in this process; fraction of floor = floor / median "
+              "time (1.00 = nothing but those GEMMs; torch uses its own kernels, not NumPy's "
+              "BLAS, so its fraction can pass 1)")
     summary_table(results)
     if args.json:
         from neurona.atomic import atomic_write

@@ -1,6 +1,7 @@
 """Smoke test of the benchmark suite: every workload runs on tiny data on both sides,
 and neurona and PyTorch, starting from the same weights on the same batches, agree on
-the loss of the first steps (float32 tolerance). Never asserts a time."""
+the loss of the first steps (float32 tolerance); every workload reports its GEMM floor.
+Never asserts a time."""
 
 import numpy as np
 import pytest
@@ -18,6 +19,10 @@ def test_both_sides_run_and_agree(cls):
     for side in ("neurona", "torch"):
         assert len(res[side]["all"]) == 1            # one timed repetition ran
         assert res[side]["accuracy"] is not None
+        assert res[side]["floor_fraction"] > 0
+    floor = res["gemm_floor"]                        # counted and measured for every workload
+    assert floor["floor_s"] > 0 and floor["gflop"] > 0 and floor["skipped"] == []
+    assert all(p["peak_gflops"] > 0 for p in floor["products"])
     ln, lt = res["first_losses"]["neurona"], res["first_losses"]["torch"]
     if cls.name.startswith("predict"):
         assert ln == lt == []
@@ -62,6 +67,27 @@ def test_the_device_path_runs_and_gives_the_cpu_losses(cls):
     np.testing.assert_allclose(gpu["first_losses"]["neurona"], cpu["first_losses"]["neurona"],
                                rtol=1e-6)
     assert gpu["neurona"]["accuracy"] == cpu["neurona"]["accuracy"]
+
+
+def test_the_slides_cdnn_agrees_with_torch():
+    """cdnn (quick, tiny: 4 RMSprop steps of batch 64 on 256 images) and predict-cdnn (256
+    test images): the same weights and batches give the same first losses within rtol
+    1e-4 (measured: <= 2e-7 here, <= 3e-7 over --quick's 8 steps of 256) and the same
+    softmax outputs within 1e-5 absolute."""
+    from benchmarks.cdnn import CDNN, PredictCDNN
+    res = run_workload(CDNN, quick=True, tiny=True, reps=1, vs_torch=True, gemm_floor=False)
+    ln, lt = res["first_losses"]["neurona"], res["first_losses"]["torch"]
+    assert len(ln) == len(lt) == 4
+    assert res["examples_per_unit"] == 4 * 64
+    np.testing.assert_allclose(ln, lt, rtol=1e-4)
+    assert ln[0] == pytest.approx(np.log(10), rel=0.05)   # untrained: about ln 10
+    w = PredictCDNN()
+    w.load(True, True)
+    w.setup("both")
+    pn, pt = w.outputs_neurona(w.x_test), w.outputs_torch(w.x_test)
+    assert pn.shape == (256, 10)
+    np.testing.assert_allclose(pn.sum(1), 1, rtol=1e-5)
+    np.testing.assert_allclose(pn, pt, atol=1e-5)
 
 
 def test_the_search_benchmark_runs_in_quick_mode(capsys):
