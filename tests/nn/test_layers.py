@@ -291,12 +291,16 @@ def test_lenet_forward_backward():
 
 
 # ---- the dtype rule: integer input to a layer with weights is refused, never cast ------------
-@pytest.mark.parametrize("layer, shape", [
+WEIGHTED_LAYERS = [  # (a new layer, the shape of an input it takes): every layer with weights
     (lambda: nn.Linear(3, 2), (4, 3)),
     (lambda: nn.Maxout(3, 2), (4, 3)),
     (lambda: nn.Conv2d(1, 2, 3), (2, 1, 5, 5)),
     (lambda: nn.LocallyConnected2d(1, 2, 3, input_size=(5, 5)), (2, 1, 5, 5)),
-], ids=["Linear", "Maxout", "Conv2d", "LocallyConnected2d"])
+]
+WEIGHTED_IDS = ["Linear", "Maxout", "Conv2d", "LocallyConnected2d"]
+
+
+@pytest.mark.parametrize("layer, shape", WEIGHTED_LAYERS, ids=WEIGHTED_IDS)
 @pytest.mark.parametrize("dtype", [np.int64, np.uint8, np.bool_])
 def test_integer_input_to_a_layer_with_weights_is_refused(layer, shape, dtype):
     x = Tensor(np.ones(shape, dtype=dtype))
@@ -316,12 +320,7 @@ def test_linear_no_longer_computes_int_input_in_float64():
     assert nn.ReLU()(Tensor(np.ones((2, 3), np.int64))).dtype == np.int64
 
 
-@pytest.mark.parametrize("layer, shape", [
-    (lambda: nn.Linear(3, 2), (4, 3)),
-    (lambda: nn.Maxout(3, 2), (4, 3)),
-    (lambda: nn.Conv2d(1, 2, 3), (2, 1, 5, 5)),
-    (lambda: nn.LocallyConnected2d(1, 2, 3, input_size=(5, 5)), (2, 1, 5, 5)),
-], ids=["Linear", "Maxout", "Conv2d", "LocallyConnected2d"])
+@pytest.mark.parametrize("layer, shape", WEIGHTED_LAYERS, ids=WEIGHTED_IDS)
 def test_a_float_input_of_another_precision_is_refused_by_every_layer(layer, shape):
     # one rule for every layer with weights, as torch ("mat1 and mat2 must have the same
     # dtype"); Linear used to promote a float64 input to float64 while Conv2d refused it

@@ -168,17 +168,23 @@ def _plan_maxout(a) -> Plan:
     return _affine(a, "Maxout", {"weight": (rows, i), **({"bias": (rows,)} if a["bias"] else {})})
 
 
-def _plan_conv2d(a) -> Plan:
-    owner = "Conv2d"
-    c_in = _check_size(a["in_channels"], "Conv2d in_channels")
-    c_out = _check_size(a["out_channels"], "Conv2d out_channels")
+def _windows(a, owner, dilation=(1, 1)):
+    """The channels, kernel, stride and ((top, bottom), (left, right)) padding of a conv-like
+    layer's config, checked as its constructor checks them."""
+    c_in = _check_size(a["in_channels"], f"{owner} in_channels")
+    c_out = _check_size(a["out_channels"], f"{owner} out_channels")
     kernel = positive_pair(a["kernel_size"], "kernel_size", owner)
     stride = positive_pair(a["stride"], "stride", owner)
-    dilation = positive_pair(a["dilation"], "dilation", owner)
     padding = a["padding"]
     if not isinstance(padding, str):
         pair(padding, "padding", owner)
-    pads = resolve_padding(padding, kernel, dilation, stride, owner)
+    return c_in, c_out, kernel, stride, resolve_padding(padding, kernel, dilation, stride, owner)
+
+
+def _plan_conv2d(a) -> Plan:
+    owner = "Conv2d"
+    dilation = positive_pair(a["dilation"], "dilation", owner)
+    c_in, c_out, kernel, stride, pads = _windows(a, owner, dilation)
     dt = _float_dtype(a["dtype"], owner)
     table, overhead = a["connection_table"], 0
     if table is None:
@@ -222,20 +228,13 @@ def _plan_conv2d(a) -> Plan:
 
 def _plan_locally_connected(a) -> Plan:
     owner = "LocallyConnected2d"
-    c_in = _check_size(a["in_channels"], "LocallyConnected2d in_channels")
-    c_out = _check_size(a["out_channels"], "LocallyConnected2d out_channels")
-    kernel = positive_pair(a["kernel_size"], "kernel_size", owner)
+    c_in, c_out, kernel, stride, pads = _windows(a, owner)
     size = positive_pair(a["input_size"], "input_size", owner)
-    stride = positive_pair(a["stride"], "stride", owner)
-    padding = a["padding"]
-    if not isinstance(padding, str):
-        pair(padding, "padding", owner)
-    pads = resolve_padding(padding, kernel, (1, 1), stride, owner)
     out = tuple(out_size(i, before, after, k, s, 1) for i, (before, after), k, s
                 in zip(size, pads, kernel, stride))
     if min(out) < 1:
         raise ValueError(f"LocallyConnected2d: kernel {kernel} does not fit input {size} with "
-                         f"padding {padding}")
+                         f"padding {a['padding']}")
     shapes = {"weight": (c_out,) + out + (c_in,) + kernel}
     if a["bias"]:
         shapes["bias"] = (c_out,) + out
