@@ -1,7 +1,8 @@
 """Fast paths (issue 4) against the plain formulas they replace: same values, same dtypes.
 
 - conv2d's batch-wide im2col/col2im (``batch_last=True`` in ``ops.geometry``) against the
-  per-image layout (that of ``unfold``);
+  per-image layout (that of ``unfold``); col2im's one-bincount scatter (small sizes) against
+  its loop over kernel offsets;
 - max_pool2d's running-maximum path against the argmax path, NaNs included;
 - linear's ``(W @ x^T)^T`` against ``x @ W^T + b``; sigmoid against ``1 / (1 + e^-x)``
   in float64; and the engine's in-place accumulation of owned gradients.
@@ -34,9 +35,54 @@ def test_batch_im2col_and_col2im_match_per_image_versions(shape, kernel, stride,
     g = rng.standard_normal((c, kh, kw, oh, ow, n)).astype(np.float32)
     gx_fast = G.col2im(g, shape, pads, stride, dilation, batch_last=True)
     gx_plain = G.col2im(g.transpose(5, 0, 1, 2, 3, 4), shape, pads, stride, dilation)
-    assert gx_fast.dtype == np.float32 and gx_fast.flags.c_contiguous
+    assert gx_fast.dtype == np.float32 and gx_fast.strides[0] == 4  # batch-last in memory
     np.testing.assert_allclose(gx_fast, gx_plain, rtol=1e-5, atol=1e-6)
 
+
+
+@pytest.mark.parametrize("batch_last", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, kernel, stride, pads, dilation", [
+    ((1, 12, 8, 8), (5, 5), (2, 2), ((2, 2), (2, 2)), (1, 1)),
+    ((2, 3, 10, 11), (3, 3), (2, 1), ((0, 1), (2, 0)), (2, 1)),
+    ((3, 2, 9, 8), (3, 2), (3, 3), ((1, 1), (0, 0)), (1, 2)),  # stride > kernel: pixels unread
+])
+def test_col2im_scatter_matches_the_offset_loop(monkeypatch, shape, kernel, stride, pads,
+                                                 dilation, dtype, batch_last):
+    rng = np.random.default_rng(2)
+    oh, ow = G.output_hw(shape[2:], pads, kernel, stride, dilation, "test")
+    n, c = shape[:2]
+    layout = (c, *kernel, oh, ow, n) if batch_last else (n, c, *kernel, oh, ow)
+    g = rng.standard_normal(layout).astype(dtype)
+    assert g.size <= G.SCATTER_MAX
+    scattered = G.col2im(g, shape, pads, stride, dilation, batch_last=batch_last)
+    monkeypatch.setattr(G, "SCATTER_MAX", -1)
+    looped = G.col2im(g, shape, pads, stride, dilation, batch_last=batch_last)
+    assert scattered.dtype == looped.dtype == dtype and scattered.shape == looped.shape == shape
+    np.testing.assert_allclose(scattered, looped, rtol=1e-6 if dtype == np.float32 else 1e-13,
+                               atol=1e-6 if dtype == np.float32 else 1e-13)
+    monkeypatch.undo()  # the scatter again, on a non-contiguous input, against the definition
+    np.testing.assert_allclose(G.col2im(g[..., ::-1], shape, pads, stride, dilation,
+                                        batch_last=batch_last),
+                               col2im_reference(g[..., ::-1], shape, pads, stride, dilation,
+                                                batch_last), rtol=1e-5, atol=1e-5)
+
+
+def col2im_reference(g, shape, pads, stride, dilation, batch_last):
+    """Pixel by pixel from the definition: x_pad[r, s] += g[p, q, i, j] for r = i*S + p*D."""
+    n, c, h, w = shape
+    (top, bottom), (left, right) = pads
+    if batch_last:
+        g = np.moveaxis(g, -1, 0)
+    kh, kw, oh, ow = g.shape[2:]
+    out = np.zeros((n, c, h + top + bottom, w + left + right))
+    for p in range(kh):
+        for q in range(kw):
+            for i in range(oh):
+                for j in range(ow):
+                    out[:, :, i * stride[0] + p * dilation[0],
+                        j * stride[1] + q * dilation[1]] += g[:, :, p, q, i, j]
+    return out[:, :, top:top + h, left:left + w]
 
 def test_conv2d_equals_unfold_then_matmul():
     # the plain definition: y[n] = W2 @ unfold(x)[n] + b

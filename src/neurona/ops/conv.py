@@ -36,6 +36,11 @@ class Conv2d(Function):
     small C_in, e.g. one input channel). The batch index is the fastest-moving one in
     these layouts, so the im2col copies and col2im adds run over long contiguous stretches
     even for strided convolutions.
+
+    Y and dL/dx are returned as they lie, (N, C, H, W) views of batch-last memory: a next
+    convolution's im2col, element-wise ops and flatten + linear read them without the
+    transposing copies a C-ordered result would cost (one forward and one backward per
+    layer; ops/geometry.py).
     """
 
     fresh_grads = True
@@ -50,7 +55,9 @@ class Conv2d(Function):
             y += b[:, None]
         self.cols, self.w, self.x_shape, self.has_bias = cols, w, x.shape, b is not None
         self.geometry = (pads, (kh, kw), stride, dilation)
-        return _dev.contiguous(y.reshape(c_out, oh, ow, n).transpose(3, 0, 1, 2))
+        # (N, C_out, OH, OW) as a view: batch-last memory, which the next layer reads as it
+        # lies (ops/geometry.py); a C-ordered copy would cost a transpose here and in backward
+        return y.reshape(c_out, oh, ow, n).transpose(3, 0, 1, 2)
 
     def backward(self, g):
         w, cols = self.w, self.cols
@@ -115,7 +122,12 @@ class Conv2dPerImage(Function):
 
 
 # per-image products of at least this many multiply-adds (C_out * K * L) use Conv2dPerImage
+# (for a C-ordered input)
 PER_IMAGE_MIN_MACS = 2 ** 21
+
+
+def _data(x):
+    return x.data if hasattr(x, "data") and not isinstance(x, np.ndarray) else x
 
 
 class Unfold(Function):
@@ -210,7 +222,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
     args = (input, weight) if bias is None else (input, weight, bias)
     oh, ow = output_hw(input.shape[2:], pads, weight.shape[2:], stride, dilation, op)
     macs = weight.shape[0] * weight.shape[1] * weight.shape[2] * weight.shape[3] * oh * ow
-    fn = Conv2dPerImage if macs >= PER_IMAGE_MIN_MACS else Conv2d
+    # per image needs NCHW memory; a previous conv's (batch-last) output stays batch-last
+    per_image = macs >= PER_IMAGE_MIN_MACS and _data(input).flags.c_contiguous
+    fn = Conv2dPerImage if per_image else Conv2d
     return fn.apply(*args, stride=stride, pads=pads, dilation=dilation)
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .. import backend as _dev
 from ..autograd import Function, unbroadcast
 from .shape import reshape
 
@@ -99,8 +100,16 @@ class Linear(Function):
     def backward(self, g):
         x, w = self.x, self.w
         g2 = g.reshape(-1, g.shape[-1])
-        gx = (g @ w) if self.needs_input_grad[0] else None
-        gw = (g2.T @ x.reshape(-1, x.shape[-1])) if self.needs_input_grad[1] else None
+        x2 = x.reshape(-1, x.shape[-1])
+        # x may be a flattened batch-last conv output (ops/geometry.py): x2 is then
+        # column-major, and its gradient gets the same order so the conv reads it as is
+        batch_last = x2.ndim == 2 and x2.flags.f_contiguous and not x2.flags.c_contiguous
+        gx = gw = None
+        if self.needs_input_grad[0]:
+            gx = np.matmul(w.T, g2.T).T.reshape(x.shape) if batch_last else g @ w
+        if self.needs_input_grad[1]:
+            # for a column-major x, (x2^T @ G)^T runs ~1.6x faster here than G^T @ x2
+            gw = _dev.contiguous(np.matmul(x2.T, g2).T) if batch_last else g2.T @ x2
         gb = None
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             gb = unbroadcast(g2.sum(axis=0), self.bshape)

@@ -11,10 +11,12 @@ Two paths compute the same thing:
   (PyTorch floors the output size) and get zero gradient.
 """
 
+from functools import lru_cache
+
 import numpy as np
 
 from .. import backend as _dev
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from .geometry import check_4d, col2im, output_hw, pad, pool_padding, positive_pair, windows
 
 __all__ = ["max_pool2d", "avg_pool2d"]
@@ -44,9 +46,10 @@ class MaxPool2d(Function):
     local derivative is 1 at the argmax and 0 elsewhere.
 
     The general path takes an argmax over the window view. The fast path (non-overlapping
-    windows) never materialises the windows: the max is a running ``np.maximum`` over the
-    KH*KW strided slices ``x[:, :, p::KH, q::KW]``, and backward finds, offset by offset in
-    row-major order, the first slice equal to the max (``_max_offsets``). Both agree (tested).
+    windows) never materialises the windows: forward runs over the KH*KW strided slices
+    ``x[:, :, p::KH, q::KW]``, keeping the max and the index of its first maximum, one byte
+    per output (``_first_max``); backward writes g into the slice of each output's winning
+    offset (``_to_offsets``) and never reads x again. Both paths agree (tested).
     """
 
     fresh_grads = True
@@ -58,12 +61,9 @@ class MaxPool2d(Function):
         self.x_shape, self.fast = x.shape, fast
         self.axis = 4 if fast else 2  # the window axis of the (historical) argmax layout
         self.geometry = (kernel, stride, pads, (oh, ow))
-        if fast:
-            cov = x[:, :, :oh * kh, :ow * kw]
-            out = cov[:, :, 0::kh, 0::kw].copy()
-            for p, q in _offsets(kernel)[1:]:
-                np.maximum(out, cov[:, :, p::kh, q::kw], out=out)  # NaN wins, as in argmax
-            self.x, self.out = x, out
+        if fast:  # the offsets of the maxima only where backward may run
+            record = self.needs_input_grad[0] and is_grad_enabled()
+            out, self.first = _first_max(x, kernel, (oh, ow), record)
             return out
         # padding is -inf so it never wins (every window holds a real pixel)
         view = windows(pad(x, pads, -np.inf), kernel, stride, (1, 1), (oh, ow))
@@ -76,44 +76,87 @@ class MaxPool2d(Function):
         (kh, kw), stride, pads, (oh, ow) = self.geometry
         n, c = self.x_shape[:2]
         if self.fast:
-            return _max_offsets_backward(self.x, self.out, g, (kh, kw))
+            return _to_offsets(g, self.first, (kh, kw), self.x_shape)
         offsets = np.arange(kh * kw, like=self.argmax)
         hit = self.argmax[:, :, None] == offsets[:, None, None]          # (N, C, KH*KW, OH, OW)
         gcols = np.where(hit, g[:, :, None], 0).reshape(n, c, kh, kw, oh, ow)
         return col2im(gcols, self.x_shape, pads, stride, (1, 1))
 
 
+@lru_cache(maxsize=64)
 def _offsets(kernel):
-    """Kernel offsets (p, q) in row-major order."""
-    return [(p, q) for p in range(kernel[0]) for q in range(kernel[1])]
+    """Kernel offsets (p, q) in row-major order (a cached tuple)."""
+    return tuple((p, q) for p in range(kernel[0]) for q in range(kernel[1]))
 
 
-def _max_offsets_backward(x, out, g, kernel):
-    """Gradient of the non-overlapping max pool: g goes to the first (row-major) offset of
-    each window whose value equals the max. Loops over the KH*KW offsets, not pixels."""
+def _first_max(x, kernel, out_hw, record=True):
+    """Forward of the fast path: (max of each window, row-major offset k = p*KW + q of its
+    first maximum, or None unless ``record``), the offset in the smallest unsigned integer
+    type that holds KH*KW - 1 (one byte up to 16x16 kernels).
+
+    y = max_k x_k by a running ``np.maximum`` over the offsets' slices (NaN propagates);
+    k* = the last k with x_k > max_{j<k} x_j: strictly greater, so on ties the first
+    maximum keeps its place, and ``first = max(first, k * won)`` records it (k exceeds
+    every earlier offset). NaN never compares greater: if an output is NaN, an argmax
+    over the windows, which stops at the first NaN, gives the offsets instead.
+    """
     kh, kw = kernel
-    oh, ow = out.shape[2:]
+    blocks = _blocks(x, kernel, out_hw)                  # (N, C, OH, KH, OW, KW), a view
+    # batch-last x (conv2d's outputs) gives a batch-last y, which flatten reads as it lies
+    # and the loop runs along N; any other layout, a C-ordered y (long rows along OW)
+    batch_last = x.shape[0] > 1 and x.strides[0] < min(x.strides[1:])
+    out = blocks[:, :, :, 0, :, 0].copy(order="K" if batch_last else "C")
     first = None
-    if np.isnan(out).any():  # NaN == NaN is False: let an argmax find the (first) NaNs
-        n, c = x.shape[:2]
-        first = np.argmax(_blocks(x, kernel, (oh, ow)).transpose(0, 1, 2, 4, 3, 5).reshape(
-            n, c, oh, ow, kh * kw), axis=4)
-    grad = np.zeros(x.shape, dtype=g.dtype, like=g)
-    cov = x[:, :, :oh * kh, :ow * kw]
-    gcov = grad[:, :, :oh * kh, :ow * kw]
-    taken = None
+    if record:
+        first = np.zeros_like(out, dtype=np.min_scalar_type(kh * kw - 1))
+        index = first.dtype.type
+    for k, (p, q) in enumerate(_offsets(kernel)[1:], 1):
+        xk = blocks[:, :, :, p, :, q]
+        if record:
+            np.maximum(first, (xk > out) * index(k), out=first)
+        np.maximum(out, xk, out=out)
+    if record and np.isnan(out).any():
+        n, c, oh, _, ow, _ = blocks.shape
+        flat = blocks.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, kh * kw)
+        first = np.argmax(flat, axis=4).astype(first.dtype)
+    return out, first
+
+
+def _to_offsets(g, first, kernel, x_shape):
+    """Backward of ``_first_max``: dx = g at the offset ``first`` of each window, 0 at the
+    other offsets and on the rows/columns past OH*KH (OW*KW) that no window covers; dx has
+    g's memory order (the ufuncs then run over matching strides).
+
+    Offset k's slice of dx is np.where(first == k, g, 0), computed on the bits as
+    ``g & -(first == k)`` in signed integers (-1 has every bit set): the same values, g
+    itself or +0 (g * mask would give -0.0, and NaN where g is infinite), in a few cheap
+    ufuncs (np.where and np.copyto(where=) are several times slower).
+    """
+    kh, kw = kernel
+    oh, ow = first.shape[2:]
+    bits = np.dtype(f"i{g.dtype.itemsize}")
+    grad = _empty_in_order(x_shape, g)
+    if oh * kh < grad.shape[2]:
+        grad[:, :, oh * kh:] = 0
+    if ow * kw < grad.shape[3]:
+        grad[:, :, :, ow * kw:] = 0
+    blocks, g_bits = _blocks(grad.view(bits), kernel, (oh, ow)), g.view(bits)
+    keep = np.empty_like(g, dtype=bits)
     for k, (p, q) in enumerate(_offsets(kernel)):
-        if first is not None:
-            hit = first == k
-        else:
-            hit = cov[:, :, p::kh, q::kw] == out
-            if taken is None:
-                taken = hit
-            else:
-                hit &= ~taken
-                taken |= hit
-        np.copyto(gcov[:, :, p::kh, q::kw], g, where=hit)
+        np.equal(first, k, out=keep)                       # 1 or 0
+        np.negative(keep, out=keep)                        # every bit or none
+        np.bitwise_and(g_bits, keep, out=blocks[:, :, :, p, :, q])
     return grad
+
+
+def _empty_in_order(shape, like):
+    """np.empty(shape, like.dtype) whose axes lie in memory in the order of ``like``'s
+    (slowest first), as np.empty_like(order='K') does for an array of its own shape."""
+    if like.flags.c_contiguous:
+        return np.empty(shape, dtype=like.dtype, like=like)
+    order = sorted(range(len(shape)), key=lambda axis: -abs(like.strides[axis]))
+    empty = np.empty(tuple(shape[a] for a in order), dtype=like.dtype, like=like)
+    return empty.transpose(tuple(order.index(axis) for axis in range(len(shape))))
 
 
 class AvgPool2d(Function):
