@@ -124,14 +124,15 @@ def test_max_pool_fast_path_with_nans_matches_general_path(with_nan):
     assert np.isnan(y1).any() == with_nan
 
 
-@pytest.mark.parametrize("lead", [(), (5,), (2, 3)])
-def test_linear_fast_product_matches_plain_formula(lead):
+@pytest.mark.parametrize("lead", [(), (5,), (2, 3), (32,), (256,)])
+@pytest.mark.parametrize("units", [4, 100])  # with lead (32,), 100 units take (W @ x^T)^T
+def test_linear_fast_product_matches_plain_formula(lead, units):
     rng = np.random.default_rng(3)
     x = rng.standard_normal(lead + (7,)).astype(np.float32)
-    w = rng.standard_normal((4, 7)).astype(np.float32)
-    b = rng.standard_normal(4).astype(np.float32)
+    w = rng.standard_normal((units, 7)).astype(np.float32)
+    b = rng.standard_normal(units).astype(np.float32)
     y = F.linear(Tensor(x), Tensor(w), Tensor(b)).data
-    assert y.dtype == np.float32 and y.shape == lead + (4,) and y.flags.c_contiguous
+    assert y.dtype == np.float32 and y.shape == lead + (units,) and y.flags.c_contiguous
     np.testing.assert_allclose(y, x @ w.T + b, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(F.linear(Tensor(x), Tensor(w)).data, x @ w.T, rtol=1e-5, atol=1e-6)
 
