@@ -32,6 +32,9 @@ class Conv2d(Function):
         dL/dW2   = G @ cols^T          (C_out, K)
         dL/db    = sum over n and pixels of G
         dL/dcols = W2^T @ G            (K, L*N), then col2im -> dL/dx
+    With a bias the columns get a last row of ones and W2 a last column b, so that
+    Y = [W2 | b] @ [cols; 1] and G @ [cols; 1]^T = [dL/dW2 | dL/db]: one product each,
+    no extra pass over Y for the bias nor over G for its gradient.
     One large matrix product each instead of N small per-image ones (much faster for
     small C_in, e.g. one input channel). The batch index is the fastest-moving one in
     these layouts, so the im2col copies and col2im adds run over long contiguous stretches
@@ -49,11 +52,14 @@ class Conv2d(Function):
         n, c_in, h, wd = x.shape
         c_out, _, kh, kw = w.shape
         oh, ow = output_hw((h, wd), pads, (kh, kw), stride, dilation, "conv2d")
-        cols = im2col(x, pads, (kh, kw), stride, dilation, (oh, ow), batch_last=True)
-        y = np.matmul(w.reshape(c_out, -1), cols)                      # (C_out, L*N)
-        if b is not None:
-            y += b[:, None]
-        self.cols, self.w, self.x_shape, self.has_bias = cols, w, x.shape, b is not None
+        has_bias = b is not None
+        cols = im2col(x, pads, (kh, kw), stride, dilation, (oh, ow), batch_last=True,
+                      ones_row=has_bias)
+        w2 = w.reshape(c_out, -1)
+        if has_bias:  # [W2 | b] @ [cols; 1] = W2 @ cols + b: no separate pass over Y
+            w2 = np.concatenate([w2, b[:, None]], axis=1)
+        y = np.matmul(w2, cols)                                        # (C_out, L*N)
+        self.cols, self.w, self.x_shape, self.has_bias = cols, w, x.shape, has_bias
         self.geometry = (pads, (kh, kw), stride, dilation)
         # (N, C_out, OH, OW) as a view: batch-last memory, which the next layer reads as it
         # lies (ops/geometry.py); a C-ordered copy would cost a transpose here and in backward
@@ -69,11 +75,16 @@ class Conv2d(Function):
             pads, (kh, kw), stride, dilation = self.geometry
             gcols = gcols.reshape(self.x_shape[1], kh, kw, oh, ow, n)
             gx = col2im(gcols, self.x_shape, pads, stride, dilation, batch_last=True)
-        if self.needs_input_grad[1]:
-            # G @ cols^T computed as (cols @ G^T)^T: the same sums, faster in OpenBLAS here
-            gw = np.matmul(cols, g2.T).T.reshape(w.shape)
-        if self.has_bias and self.needs_input_grad[2]:
-            gb = g2.sum(axis=1)
+        wants_b = self.has_bias and self.needs_input_grad[2]
+        if self.needs_input_grad[1] or wants_b:
+            # G @ [cols; 1]^T = [dL/dW2 | dL/db], computed as ([cols; 1] @ G^T)^T: the same
+            # sums, in the operand order OpenBLAS runs faster here
+            gwb = np.matmul(cols, g2.T).T                                  # (C_out, K [+ 1])
+            k = w.size // c_out
+            if self.needs_input_grad[1]:
+                gw = _dev.contiguous(gwb[:, :k]).reshape(w.shape)
+            if wants_b:
+                gb = _dev.contiguous(gwb[:, k])
         return gx, gw, gb
 
 

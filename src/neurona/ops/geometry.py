@@ -182,22 +182,29 @@ def windows(xp, kernel, stride, dilation, out_hw, batch_last=False):
     return _dev.as_strided(xp, shape=shape, strides=strides, writeable=False)
 
 
-def im2col(x, pads, kernel, stride, dilation, out_hw, batch_last=False):
+def im2col(x, pads, kernel, stride, dilation, out_hw, batch_last=False, ones_row=False):
     """Contiguous columns of ``x`` (N, C, H, W), zero-padded by ``pads``: one copy of the
     :func:`windows` view.
 
     Per image: (N, C*KH*KW, OH*OW), row ``c*KH*KW + p*KW + q`` holding channel c at kernel
     offset (p, q), column ``i*OW + j`` output position (i, j) (``torch.nn.functional.unfold``).
-    With ``batch_last``: (C*KH*KW, OH*OW*N), column ``(i*OW + j)*N + n``.
+    With ``batch_last``: (C*KH*KW, OH*OW*N), column ``(i*OW + j)*N + n``; with ``ones_row``
+    as well, one more row of ones at the bottom, (C*KH*KW + 1, OH*OW*N): a bias appended to
+    the weights as a last column then rides in the same matrix product.
     """
     xp = pad(x, pads, batch_last=batch_last)
     view = windows(xp, kernel, stride, dilation, out_hw, batch_last)
-    cols = np.empty(view.shape, dtype=x.dtype, like=x)
-    cols[...] = view
     (kh, kw), (oh, ow) = kernel, out_hw
     n, c = x.shape[:2]
     if batch_last:
-        return cols.reshape(c * kh * kw, oh * ow * n)
+        k, m = c * kh * kw, oh * ow * n
+        cols = np.empty((k + 1 if ones_row else k, m), dtype=x.dtype, like=x)
+        cols[:k].reshape(view.shape)[...] = view
+        if ones_row:
+            cols[k] = 1
+        return cols
+    cols = np.empty(view.shape, dtype=x.dtype, like=x)
+    cols[...] = view
     return cols.reshape(n, c * kh * kw, oh * ow)
 
 
