@@ -8,7 +8,7 @@ backward needs). Convolution is then one matrix product ``W (C_out, C*KH*KW) @ c
 
 import numpy as np
 
-from .. import backend as _dev
+from .. import backend as _dev, buffers
 from ..autograd import Function
 from .linalg import check_dtypes
 from .geometry import check_4d, col2im, im2col, output_hw, pad, positive_pair, \
@@ -71,7 +71,9 @@ class Conv2d(Function):
         g2 = _dev.contiguous(g.transpose(1, 2, 3, 0)).reshape(c_out, oh * ow * n)
         gx = gw = gb = None
         if self.needs_input_grad[0]:
-            gcols = np.matmul(w.reshape(c_out, -1).T, g2)                # (K, L*N)
+            w2 = w.reshape(c_out, -1)
+            out = buffers.empty((w2.shape[1], g2.shape[1]), np.result_type(w2, g2), like=g2)
+            gcols = np.matmul(w2.T, g2, out=out)                           # (K, L*N), reused
             pads, (kh, kw), stride, dilation = self.geometry
             gcols = gcols.reshape(self.x_shape[1], kh, kw, oh, ow, n)
             gx = col2im(gcols, self.x_shape, pads, stride, dilation, batch_last=True)

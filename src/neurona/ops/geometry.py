@@ -32,7 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .. import backend as _dev
+from .. import backend as _dev, buffers
 
 __all__ = ["PAD_MODES", "pair", "positive_pair", "check_4d", "resolve_padding", "pool_padding",
            "out_size", "output_hw", "pad", "windows", "im2col", "col2im"]
@@ -198,7 +198,7 @@ def im2col(x, pads, kernel, stride, dilation, out_hw, batch_last=False, ones_row
     n, c = x.shape[:2]
     if batch_last:
         k, m = c * kh * kw, oh * ow * n
-        cols = np.empty((k + 1 if ones_row else k, m), dtype=x.dtype, like=x)
+        cols = buffers.empty((k + 1 if ones_row else k, m), x.dtype, like=x)  # reused
         cols[:k].reshape(view.shape)[...] = view
         if ones_row:
             cols[k] = 1
