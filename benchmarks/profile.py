@@ -1,0 +1,104 @@
+"""Where a workload's training step goes, op by op: ``python -m benchmarks.profile WORKLOAD
+[--steps N] [--quick] [--threads 1]``.
+
+Wall-clock time of every op's forward and backward (each ``autograd.Function`` subclass),
+of the im2col/col2im copies inside the convolutions and of the optimizer step, summed over
+N training steps of the benchmark's own model, data and batches (after one warm-up step),
+per step and as a share of the step. Shares of nested entries (im2col inside a forward)
+are part of their parent's. Not a timing of the benchmark (timers wrap every call); use
+``python -m benchmarks run`` for that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+
+from . import common
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def _wrap(owner, attr, label, totals):
+    inner = getattr(owner, attr)
+
+    def timed(*args, **kwargs):
+        start = common.now()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            totals[label] += common.now() - start
+
+    setattr(owner, attr, timed)
+    return lambda: setattr(owner, attr, inner)
+
+
+def profile(cls, steps=20, quick=True, tiny=False):
+    """Return ``(ms per step, [(label, ms per step), ...] largest first)``."""
+    from neurona import Tensor, autograd
+    from neurona.ops import conv, pool
+    totals = collections.Counter()
+    undo = []
+    for fn in set(_subclasses(autograd.Function)):
+        for attr in ("forward", "backward"):
+            if attr in fn.__dict__:
+                undo.append(_wrap(fn, attr, f"{fn.__name__}.{attr}", totals))
+    for module, name in ((conv, "im2col"), (conv, "col2im"), (pool, "col2im")):
+        undo.append(_wrap(module, name, f"  inside: {name}", totals))
+    try:
+        w = cls()
+        w.load(quick, tiny)
+        w.setup("neurona")
+        if w.batch_size is None:      # full batch
+            w.batch_size = len(w.x)
+        undo.append(_wrap(type(w.nopt), "step", "optimizer.step", totals))
+        batches = list(w._batches(0))
+        batches = (batches * (steps // max(len(batches), 1) + 2))[:steps + 1]
+        model, opt, lossf = w.nmodel, w.nopt, w.neurona_loss
+
+        def step(xb, tb):
+            opt.zero_grad()
+            lossf(model(Tensor(xb)), Tensor(tb)).backward()
+            opt.step()
+
+        step(*batches[0])
+        totals.clear()
+        start = common.now()
+        for xb, tb in batches[1:]:
+            step(xb, tb)
+        per_step = (common.now() - start) / steps * 1000
+    finally:
+        for restore in reversed(undo):
+            restore()
+    rows = sorted(((k, v / steps * 1000) for k, v in totals.items()), key=lambda kv: -kv[1])
+    return per_step, rows
+
+
+def main(argv=None):
+    from .__main__ import workload_classes
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("workload", help="a training workload: mlp, mlp-modern, lenet5, "
+                                         "lecun1989, lecun1989-fullbatch, cdnn")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="the workload's quick data")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    common.pin_threads(args.threads)
+    import neurona
+    neurona.tune_malloc()
+    cls = workload_classes(args.workload)[0]
+    per_step, rows = profile(cls, args.steps, quick=args.quick)
+    print(f"{args.workload}: {per_step:.3f} ms per step over {args.steps} steps "
+          f"({args.threads} BLAS thread(s))")
+    for label, ms in rows:
+        if ms >= 0.005 * per_step:
+            print(f"  {label:32s} {ms:9.3f} ms  {100 * ms / per_step:5.1f}%")
+
+
+if __name__ == "__main__":
+    main()
