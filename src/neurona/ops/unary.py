@@ -89,9 +89,12 @@ class Tanh(_Elementwise):
         return self.out
 
     def backward(self, g):
-        # tanh'(x) = 1 - tanh(x)^2, from the saved output
+        # tanh'(x) = 1 - tanh(x)^2, from the saved output (one buffer, as for sigmoid)
         t = self.out
-        return g * (1 - t * t)
+        d = np.multiply(t, t, out=np.empty_like(t))  # out=: an array even for a 0-d t
+        np.subtract(1, d, out=d)
+        d *= g
+        return d
 
 
 class ReLU(_Elementwise):
