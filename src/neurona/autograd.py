@@ -99,6 +99,11 @@ class Function:
     so tensors and gradients are always arrays. Code that works in place (``out=``) on a
     ufunc's result must make that an array first (see ``Sigmoid.forward``).
 
+    The engine sets ``saved_reusable`` before it calls ``backward``: True when the graph is
+    not retained, so this is the node's last backward and ``backward`` may overwrite the
+    arrays ``forward`` saved (conv2d writes its input gradient's columns into the forward
+    columns' memory). Absent (other callers) means no.
+
     A subclass whose ``backward`` always returns newly allocated arrays, one per input and
     never ``g`` itself, a view of it or a saved array, may set ``fresh_grads = True``: the
     engine then owns those arrays and may add into them in place (or keep one as a leaf's
@@ -213,6 +218,8 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
             _accumulate_leaf(node, g, owned and ctx is None)
             if ctx is None:
                 continue
+        # on a graph's last backward a Function may write into the arrays it saved
+        ctx.saved_reusable = not retain_graph
         in_grads = ctx.backward(g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)

@@ -70,23 +70,27 @@ class Conv2d(Function):
         n, c_out, oh, ow = g.shape
         g2 = _dev.contiguous(g.transpose(1, 2, 3, 0)).reshape(c_out, oh * ow * n)
         gx = gw = gb = None
-        if self.needs_input_grad[0]:
-            w2 = w.reshape(c_out, -1)
-            out = buffers.empty((w2.shape[1], g2.shape[1]), np.result_type(w2, g2), like=g2)
-            gcols = np.matmul(w2.T, g2, out=out)                           # (K, L*N), reused
-            pads, (kh, kw), stride, dilation = self.geometry
-            gcols = gcols.reshape(self.x_shape[1], kh, kw, oh, ow, n)
-            gx = col2im(gcols, self.x_shape, pads, stride, dilation, batch_last=True)
+        w2 = w.reshape(c_out, -1)
+        k = w2.shape[1]
         wants_b = self.has_bias and self.needs_input_grad[2]
         if self.needs_input_grad[1] or wants_b:
             # G @ [cols; 1]^T = [dL/dW2 | dL/db], computed as ([cols; 1] @ G^T)^T: the same
             # sums, in the operand order OpenBLAS runs faster here
             gwb = np.matmul(cols, g2.T).T                                  # (C_out, K [+ 1])
-            k = w.size // c_out
             if self.needs_input_grad[1]:
                 gw = _dev.contiguous(gwb[:, :k]).reshape(w.shape)
             if wants_b:
                 gb = _dev.contiguous(gwb[:, k])
+        if self.needs_input_grad[0]:
+            dtype = np.result_type(w2, g2)
+            if getattr(self, "saved_reusable", False) and cols.dtype == dtype:
+                out = cols[:k]   # the columns are spent: their memory takes their gradient
+            else:
+                out = buffers.empty((k, g2.shape[1]), dtype, like=g2)
+            gcols = np.matmul(w2.T, g2, out=out)                           # (K, L*N)
+            pads, (kh, kw), stride, dilation = self.geometry
+            gcols = gcols.reshape(self.x_shape[1], kh, kw, oh, ow, n)
+            gx = col2im(gcols, self.x_shape, pads, stride, dilation, batch_last=True)
         return gx, gw, gb
 
 
