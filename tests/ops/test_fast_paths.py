@@ -2,7 +2,8 @@
 
 - conv2d's batch-wide im2col/col2im (``batch_last=True`` in ``ops.geometry``) against the
   per-image layout (that of ``unfold``); col2im's one-bincount scatter (small sizes) against
-  its loop over kernel offsets;
+  its loop over kernel offsets; conv2d's small-by-wide products in column blocks against
+  the whole products;
 - max_pool2d's running-maximum path against the argmax path, NaNs included;
 - linear's ``(W @ x^T)^T`` against ``x @ W^T + b``; sigmoid against ``1 / (1 + e^-x)``
   in float64; and the engine's in-place accumulation of owned gradients.
@@ -189,3 +190,27 @@ def test_per_image_conv_matches_the_whole_batch_product_and_its_gradcheck(case, 
     for a, b in zip(grads_image, grads_batch):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     neurona.gradcheck(case.fn, case.inputs, atol=case.atol, rtol=case.rtol)
+
+
+@pytest.mark.parametrize("c_in, c_out, bias", [(1, 6, True), (2, 3, False), (8, 40, True)])
+def test_conv2d_column_blocks_match_the_whole_product(monkeypatch, c_in, c_out, bias):
+    """Small-by-wide products run in blocks of columns (ops/conv.py); with tiny blocks
+    (several per product, the last one partial) every value and gradient matches the
+    unblocked product. (8, 40): 8*9+1 = 73 rows times 40 outputs is over SMALL_MAX, so
+    that case takes the whole product on both sides."""
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal(s) for s in ((5, c_in, 9, 8), (c_out, c_in, 3, 3), (c_out,))]
+
+    def run():
+        x, w, b = (Tensor(a, requires_grad=True) for a in arrays)
+        y = F.conv2d(x, w, b if bias else None, padding=1)
+        (y * y).sum().backward()
+        return y.data, x.grad, w.grad, (b.grad if bias else None)
+
+    whole = run()
+    monkeypatch.setattr(C, "BLOCK", 7)      # 9*8*5 = 360 columns: 51 blocks and a rest
+    assert C._blocked(6 * 10, np.zeros((1, 360)))
+    blocked = run()
+    for a, b in zip(whole, blocked):
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

@@ -21,6 +21,41 @@ __all__ = ["conv2d", "unfold", "locally_connected2d"]
 _check_dtypes = check_dtypes  # the rule of every op that takes weights (ops/linalg.py)
 
 
+# ---- products of a small matrix and a wide one -------------------------------------------
+# A small matrix (P x K, P*K <= SMALL_MAX) times a wide one (K x M) is memory-bound, and
+# OpenBLAS runs it 1.7-3x faster in blocks of BLOCK columns that stay in cache (one thread:
+# LeNet-5's first conv, 6 x 26 x 25,088, 364 -> 124 us forward and 280 -> 146 us for the
+# weight gradient; the CDNN's first, 32 x 10 x 173,056, 2.8 -> 1.6 ms). Larger small
+# operands (conv2's 64 x 289) gain nothing.
+SMALL_MAX = 1024
+BLOCK = 2048
+
+
+def _blocked(small_size, wide):
+    return small_size <= SMALL_MAX and wide.shape[1] >= 2 * BLOCK and type(wide) is np.ndarray
+
+
+def _small_times_wide(a, b, out=None):
+    """a (P, K) @ b (K, M) -> (P, M), block by block of b's columns when that pays."""
+    if not _blocked(a.size, b):
+        return np.matmul(a, b, out=out)
+    if out is None:
+        out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+    for j in range(0, b.shape[1], BLOCK):
+        np.matmul(a, b[:, j:j + BLOCK], out=out[:, j:j + BLOCK])
+    return out
+
+
+def _wide_times_wide_t(c, g):
+    """c (P, M) @ g (Q, M)^T -> (P, Q), summed block by block of columns when that pays."""
+    if not _blocked(c.shape[0] * g.shape[0], c):
+        return np.matmul(c, g.T)
+    out = np.matmul(c[:, :BLOCK], g[:, :BLOCK].T)
+    for j in range(BLOCK, c.shape[1], BLOCK):
+        out += np.matmul(c[:, j:j + BLOCK], g[:, j:j + BLOCK].T)
+    return out
+
+
 # ---- Functions -----------------------------------------------------------------------
 class Conv2d(Function):
     """y[n, o] = b[o] + sum_{c,p,q} w[o, c, p, q] * x_pad[n, c, i*S + p*D, j*S + q*D].
@@ -58,7 +93,7 @@ class Conv2d(Function):
         w2 = w.reshape(c_out, -1)
         if has_bias:  # [W2 | b] @ [cols; 1] = W2 @ cols + b: no separate pass over Y
             w2 = np.concatenate([w2, b[:, None]], axis=1)
-        y = np.matmul(w2, cols)                                        # (C_out, L*N)
+        y = _small_times_wide(w2, cols)                                # (C_out, L*N)
         self.cols, self.w, self.x_shape, self.has_bias = cols, w, x.shape, has_bias
         self.geometry = (pads, (kh, kw), stride, dilation)
         # (N, C_out, OH, OW) as a view: batch-last memory, which the next layer reads as it
@@ -76,7 +111,7 @@ class Conv2d(Function):
         if self.needs_input_grad[1] or wants_b:
             # G @ [cols; 1]^T = [dL/dW2 | dL/db], computed as ([cols; 1] @ G^T)^T: the same
             # sums, in the operand order OpenBLAS runs faster here
-            gwb = np.matmul(cols, g2.T).T                                  # (C_out, K [+ 1])
+            gwb = _wide_times_wide_t(cols, g2).T                           # (C_out, K [+ 1])
             if self.needs_input_grad[1]:
                 gw = _dev.contiguous(gwb[:, :k]).reshape(w.shape)
             if wants_b:
@@ -87,7 +122,7 @@ class Conv2d(Function):
                 out = cols[:k]   # the columns are spent: their memory takes their gradient
             else:
                 out = buffers.empty((k, g2.shape[1]), dtype, like=g2)
-            gcols = np.matmul(w2.T, g2, out=out)                           # (K, L*N)
+            gcols = _small_times_wide(w2.T, g2, out=out)                   # (K, L*N)
             pads, (kh, kw), stride, dilation = self.geometry
             gcols = gcols.reshape(self.x_shape[1], kh, kw, oh, ow, n)
             gx = col2im(gcols, self.x_shape, pads, stride, dilation, batch_last=True)
