@@ -30,21 +30,28 @@ def rmsprop_update_(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray,
         g = g + weight_decay * param
     v = square_avg
     v *= alpha
-    v += (1 - alpha) * (g * g)
+    t = np.multiply(g, g, out=np.empty_like(v))  # one scratch array t for the whole rule
+    t *= 1 - alpha
+    v += t
     if centered:
         a = grad_avg
         a += (1 - alpha) * (g - a)
-        denom = np.sqrt(v - a * a)
+        np.multiply(a, a, out=t)
+        np.subtract(v, t, out=t)
+        np.sqrt(t, out=t)
     else:
-        denom = np.sqrt(v)
-    denom += eps
+        np.sqrt(v, out=t)
+    t += eps                                     # t = denom
     if momentum > 0:
         b = momentum_buffer
         b *= momentum
-        b += g / denom
-        param -= lr * b
+        np.divide(g, t, out=t)
+        b += t
+        np.multiply(b, lr, out=t)
     else:
-        param -= lr * (g / denom)
+        np.divide(g, t, out=t)
+        t *= lr
+    param -= t
 
 
 def rmsprop_update(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray,
