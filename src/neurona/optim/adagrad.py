@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_nonneg, _copy_as, _in_dtype, _param_copy
+from .optimizer import Optimizer, _check_nonneg, _copy_as, _in_dtype, _param_copy, in_chunks
 
 __all__ = ["Adagrad", "adagrad_update", "adagrad_update_"]
 
@@ -92,6 +92,6 @@ class Adagrad(Optimizer):
             self._init_state(p, group)
             state = self.state[p]
         state["step"] += 1
-        adagrad_update_(p.data, g, state["sum"], state["step"], lr=group["lr"],
-                        lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
-                        eps=group["eps"], maximize=group["maximize"])
+        in_chunks(adagrad_update_, p.data, g, state["sum"], state["step"], lr=group["lr"],
+                  lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
+                  eps=group["eps"], maximize=group["maximize"])

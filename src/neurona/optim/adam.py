@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_nonneg, _copy_as, _in_dtype, _param_copy
+from .optimizer import Optimizer, _check_nonneg, _copy_as, _in_dtype, _param_copy, in_chunks
 
 __all__ = ["Adam", "AdamW", "adam_update", "adamw_update", "amsgrad_update", "adam_update_"]
 
@@ -150,11 +150,12 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = np.zeros_like(p.data)
         state["step"] += 1
         beta1, beta2 = group["betas"]
-        adam_update_(p.data, g, state["exp_avg"], state["exp_avg_sq"], state["step"], lr=group["lr"],
-                     beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
-                     max_exp_avg_sq=state["max_exp_avg_sq"] if group["amsgrad"] else None,
-                     decoupled_weight_decay=group["decoupled_weight_decay"],
-                     maximize=group["maximize"])
+        in_chunks(adam_update_, p.data, g, state["exp_avg"], state["exp_avg_sq"], state["step"],
+                  lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
+                  weight_decay=group["weight_decay"],
+                  max_exp_avg_sq=state["max_exp_avg_sq"] if group["amsgrad"] else None,
+                  decoupled_weight_decay=group["decoupled_weight_decay"],
+                  maximize=group["maximize"])
 
 
 class AdamW(Adam):

@@ -253,6 +253,38 @@ class Optimizer:
         return "\n".join(lines)
 
 
+# elements per slice when an update rule runs in slices (in_chunks): a rule's temporaries
+# of that size stay in cache instead of going out to memory and back
+CHUNK = 1 << 16
+
+
+def in_chunks(rule, param, *args, **kwargs) -> None:
+    """Run the element-wise, in-place update ``rule(param, *args, **kwargs)`` slice by slice:
+    every array argument of ``param``'s size is cut into the same consecutive slices of
+    ``CHUNK`` elements (the others pass as they are). The arithmetic per element is the same
+    (bit-identical results); the rule's temporaries stay in cache. Measured, one thread:
+    SGD's ``p -= lr*g`` on 313,600 floats (the thesis MLP's first layer) 132 -> 79 us, on
+    4.7 M (the CDNN's dense layer) 2.5 -> 1.4 ms. Small or non-contiguous arrays, and other
+    array modules (CuPy), get one call. The rule's return value is dropped: a rule that
+    creates a state array (SGD's first momentum step) must be called directly.
+    """
+    n = param.size
+    sliced = [a for a in (param, *args, *kwargs.values())
+              if isinstance(a, np.ndarray) and a.size == n]
+    if (n < 2 * CHUNK or type(param) is not np.ndarray
+            or not all(type(a) is np.ndarray and a.flags.c_contiguous for a in sliced)):
+        rule(param, *args, **kwargs)
+        return
+
+    def part(a, where):
+        return a.reshape(-1)[where] if isinstance(a, np.ndarray) and a.size == n else a
+
+    for start in range(0, n, CHUNK):
+        where = slice(start, start + CHUNK)
+        rule(part(param, where), *(part(a, where) for a in args),
+             **{k: part(v, where) for k, v in kwargs.items()})
+
+
 def _copy_as(array, dtype):
     """A fresh copy of ``array`` (host or GPU) in ``dtype``, or None: the pure update functions
     give the in-place rules copies, so that their own inputs are left untouched."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_nonneg, _copy_as, _in_dtype, _param_copy
+from .optimizer import Optimizer, _check_nonneg, _copy_as, _in_dtype, _param_copy, in_chunks
 
 __all__ = ["RMSprop", "rmsprop_update", "rmsprop_update_"]
 
@@ -133,8 +133,8 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = np.zeros_like(p.data)
         state["step"] += 1
-        rmsprop_update_(p.data, g, state["square_avg"], state.get("grad_avg"),
-                        state.get("momentum_buffer"), lr=group["lr"], alpha=group["alpha"],
-                        eps=group["eps"], weight_decay=group["weight_decay"],
-                        momentum=group["momentum"], centered=group["centered"],
-                        maximize=group["maximize"])
+        in_chunks(rmsprop_update_, p.data, g, state["square_avg"], state.get("grad_avg"),
+                  state.get("momentum_buffer"), lr=group["lr"], alpha=group["alpha"],
+                  eps=group["eps"], weight_decay=group["weight_decay"],
+                  momentum=group["momentum"], centered=group["centered"],
+                  maximize=group["maximize"])

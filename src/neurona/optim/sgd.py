@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_nonneg, _copy_as, _in_dtype, _param_copy
+from .optimizer import Optimizer, _check_nonneg, _copy_as, _in_dtype, _param_copy, in_chunks
 
 __all__ = ["SGD", "sgd_update", "sgd_update_"]
 
@@ -125,9 +125,11 @@ class SGD(Optimizer):
                 f"SGD: weight_decay_form must be one of {_FORMS}, got {group['weight_decay_form']!r}")
 
     def _update(self, p, g, state, group):
-        buf = sgd_update_(p.data, g, state.get("momentum_buffer"), lr=group["lr"],
-                          momentum=group["momentum"], dampening=group["dampening"],
-                          weight_decay=group["weight_decay"], nesterov=group["nesterov"],
-                          maximize=group["maximize"], weight_decay_form=group["weight_decay_form"])
-        if buf is not None:
-            state["momentum_buffer"] = buf
+        options = dict(lr=group["lr"], momentum=group["momentum"], dampening=group["dampening"],
+                       weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+                       maximize=group["maximize"], weight_decay_form=group["weight_decay_form"])
+        buf = state.get("momentum_buffer")
+        if group["momentum"] != 0 and buf is None:  # the first momentum step creates b
+            state["momentum_buffer"] = sgd_update_(p.data, g, None, **options)
+        else:
+            in_chunks(sgd_update_, p.data, g, buf, **options)
