@@ -11,6 +11,7 @@ import numpy as np
 from .. import backend as _dev, buffers
 from ..autograd import Function
 from .linalg import check_dtypes
+from .shape import _data
 from .geometry import check_4d, col2im, im2col, output_hw, pad, positive_pair, \
     resolve_padding, windows
 
@@ -176,10 +177,6 @@ class Conv2dPerImage(Function):
 # per-image products of at least this many multiply-adds (C_out * K * L) use Conv2dPerImage
 # (for a C-ordered input)
 PER_IMAGE_MIN_MACS = 2 ** 21
-
-
-def _data(x):
-    return x.data if hasattr(x, "data") and not isinstance(x, np.ndarray) else x
 
 
 class Unfold(Function):
