@@ -124,7 +124,7 @@ _ARCH = {"LOGREG": "784 -> 10 softmax", "NN": "784 -> 32 sigmoid -> 10 softmax",
 _CDNN_NOTE = ("CDNN is expensive in neurona (NumPy on the CPU): about 15.6 M multiply-adds an "
               "image forward, ~47 M with the backward pass. On the shared 2-core machine the "
               "50 epochs took 2 h 12 min (159 s an epoch, one thread, 2026-12-02, with an "
-              "engine about 1.6x slower at this step than today's): the run saves a checkpoint "
+              "engine 1.5-1.8x slower at this step than today's): the run saves a checkpoint "
               "after every epoch and `neurona reproduce slides-cdnn --resume` continues an "
               "interrupted one. `--epochs N` gives a shorter run; Keras reaches ~98.5% after "
               "1-2 epochs of this model.")
