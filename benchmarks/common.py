@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import statistics
@@ -24,6 +25,19 @@ def pin_threads(n: int | None) -> None:
             threadpoolctl.threadpool_limits(n)
         except ImportError:
             pass
+
+
+@contextlib.contextmanager
+def blas_threads():
+    """BLAS on its own threads for the block (neurona.set_num_threads(1)), e.g. to measure
+    its peak while neurona, set to more threads, holds it to one; then as before."""
+    import neurona
+    n = neurona.get_num_threads()
+    neurona.set_num_threads(1)
+    try:
+        yield
+    finally:
+        neurona.set_num_threads(n)
 
 
 def blas_info() -> dict:

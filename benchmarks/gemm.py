@@ -231,11 +231,13 @@ def workload_products(w) -> GemmCount:
     return total
 
 
-def blas_threads():
+def blas_thread_count():
+    """BLAS's own thread count (threadpoolctl), as the peaks are measured."""
     try:
         import threadpoolctl
-        pools = [p["num_threads"] for p in threadpoolctl.threadpool_info()
-                 if p.get("user_api") == "blas"]
+        with common.blas_threads():
+            pools = [p["num_threads"] for p in threadpoolctl.threadpool_info()
+                     if p.get("user_api") == "blas"]
         return pools[0] if pools else None
     except ImportError:
         return None
@@ -243,6 +245,11 @@ def blas_threads():
 
 def measure_peak(shape, rng=None) -> float:
     """Best float32 ``np.matmul`` speed, in GFLOP/s, at ``(batch, m, k, n)``."""
+    with common.blas_threads():  # BLAS's own peak, whatever neurona's threads
+        return _measure_peak(shape, rng)
+
+
+def _measure_peak(shape, rng):
     b, m, k, n = shape
     rng = rng or np.random.default_rng(0)
     lead = (b,) if b > 1 else ()
@@ -281,5 +288,5 @@ def floor(count: GemmCount, peaks=None) -> dict:
     flops = count.flops
     return {"floor_s": floor_s, "gflop": flops / 1e9,
             "gflops_at_floor": flops / floor_s / 1e9 if floor_s else None,
-            "blas_threads": blas_threads(), "skipped": list(count.skipped),
+            "blas_threads": blas_thread_count(), "skipped": list(count.skipped),
             "measure_s": measure_s, "products": rows}

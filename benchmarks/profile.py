@@ -91,6 +91,7 @@ def main(argv=None):
     common.pin_threads(args.threads)
     import neurona
     neurona.tune_malloc()
+    neurona.set_num_threads(args.threads)  # neurona's threads; BLAS then runs on one
     cls = workload_classes(args.workload)[0]
     per_step, rows = profile(cls, args.steps, quick=args.quick)
     print(f"{args.workload}: {per_step:.3f} ms per step over {args.steps} steps "

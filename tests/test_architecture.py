@@ -17,6 +17,7 @@ LEVELS = {
     "tensor": 0, "autograd": 0, "backend": 0, "random": 0, "cuda": 0, "factories": 0,
     "functional": 0, "gradcheck": 0, "ops": 0, "atomic": 0, "_malloc": 0, "_methods": 0,
     "buffers": 0,
+    "threads": 0,
     # 1: layers, optimizers, data (independent of each other)
     "nn": 1, "optim": 1, "data": 1,
     # 2: the training engine

@@ -102,3 +102,18 @@ def test_the_last_backward_writes_the_input_gradient_into_the_spent_columns(monk
     assert (k + 1, m) in kept_shapes and (k, m) in kept_shapes   # columns + their gradient
     assert spent_shapes == {(k + 1, m)}                            # the columns only
     buffers.release()
+
+
+def test_empty_like_keeps_the_memory_order_and_is_pooled(pooled):
+    batch_last = np.zeros((4, 3, 5, 2), np.float32).transpose(3, 0, 1, 2)  # (N, C, H, W)
+    a = buffers.empty_like(batch_last)
+    assert a.shape == batch_last.shape and a.strides == batch_last.strides
+    b = buffers.empty_like(batch_last, np.bool_)
+    assert b.dtype == np.bool_ and np.argsort(b.strides).tolist() == [0, 3, 2, 1]
+    c = buffers.empty_like(batch_last, shape=(2, 4, 6, 6))   # a pooling input's shape
+    assert c.shape == (2, 4, 6, 6) and np.argsort(c.strides).tolist() == [0, 3, 2, 1]
+    base = id(a.base)
+    del a
+    again = buffers.empty_like(batch_last)
+    assert id(again.base) == base                             # free again: reused
+    assert id(buffers.empty_like(batch_last).base) != base    # held by `again`: never

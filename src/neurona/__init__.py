@@ -24,6 +24,7 @@ from .factories import zeros, ones, full, zeros_like, ones_like, randn, rand, ar
 from . import nn, optim, train  # importing train installs model.trainer (see nn/module.py)
 from .io import save, load
 from ._malloc import tune as tune_malloc
+from .threads import set_num_threads, get_num_threads
 
 float32 = _np.float32
 float64 = _np.float64

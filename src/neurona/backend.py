@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import threads
+
 _cuda = None                    # the CUDA array module once loaded (cupy, or a test double)
 _default = None                 # the default Device (set_device); None means CPU
 
@@ -189,7 +191,11 @@ def asarray(x):
 def contiguous(a):
     """``np.ascontiguousarray`` on whichever device ``a`` lives."""
     if type(a) is np.ndarray:
-        return np.ascontiguousarray(a)
+        if a.flags.c_contiguous or a.size < threads.MIN_PARALLEL:
+            return np.ascontiguousarray(a)
+        out = np.empty(a.shape, dtype=a.dtype)
+        threads.assign(out, a)  # the copy shared out over the threads
+        return out
     return array_module(a).ascontiguousarray(a)
 
 

@@ -8,7 +8,7 @@ backward needs). Convolution is then one matrix product ``W (C_out, C*KH*KW) @ c
 
 import numpy as np
 
-from .. import backend as _dev, buffers
+from .. import backend as _dev, buffers, threads
 from ..autograd import Function
 from .linalg import check_dtypes
 from .shape import _data
@@ -39,21 +39,31 @@ def _blocked(small_size, wide):
 def _small_times_wide(a, b, out=None):
     """a (P, K) @ b (K, M) -> (P, M), block by block of b's columns when that pays."""
     if not _blocked(a.size, b):
-        return np.matmul(a, b, out=out)
+        return threads.matmul(a, b, out=out)
     if out is None:
         out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
-    for j in range(0, b.shape[1], BLOCK):
-        np.matmul(a, b[:, j:j + BLOCK], out=out[:, j:j + BLOCK])
+
+    def blocks(first, last):  # column blocks first..last-1 (the blocks go to the threads)
+        for j in range(first * BLOCK, min(last * BLOCK, b.shape[1]), BLOCK):
+            np.matmul(a, b[:, j:j + BLOCK], out=out[:, j:j + BLOCK])
+
+    threads.split(blocks, -(-b.shape[1] // BLOCK), b.size)
     return out
 
 
 def _wide_times_wide_t(c, g):
     """c (P, M) @ g (Q, M)^T -> (P, Q), summed block by block of columns when that pays."""
     if not _blocked(c.shape[0] * g.shape[0], c):
-        return np.matmul(c, g.T)
-    out = np.matmul(c[:, :BLOCK], g[:, :BLOCK].T)
-    for j in range(BLOCK, c.shape[1], BLOCK):
-        out += np.matmul(c[:, j:j + BLOCK], g[:, j:j + BLOCK].T)
+        return threads.matmul(c, g.T)
+    def blocks(first, last):  # the products of column blocks first..last-1
+        return [np.matmul(c[:, j:j + BLOCK], g[:, j:j + BLOCK].T)
+                for j in range(first * BLOCK, min(last * BLOCK, c.shape[1]), BLOCK)]
+
+    products = [p for part in threads.split(blocks, -(-c.shape[1] // BLOCK), c.size)
+                for p in part]
+    out = products[0]
+    for p in products[1:]:  # summed in block order, whatever the threads: the same sums
+        out += p
     return out
 
 
@@ -150,7 +160,7 @@ class Conv2dPerImage(Function):
         c_out, _, kh, kw = w.shape
         oh, ow = output_hw((h, wd), pads, (kh, kw), stride, dilation, "conv2d")
         cols = im2col(x, pads, (kh, kw), stride, dilation, (oh, ow))          # (N, K, L)
-        y = np.matmul(w.reshape(c_out, -1), cols)                             # (N, C_out, L)
+        y = threads.matmul(w.reshape(c_out, -1), cols)                        # (N, C_out, L)
         if b is not None:
             y += b[:, None]
         self.cols, self.w, self.x_shape, self.has_bias = cols, w, x.shape, b is not None
@@ -164,11 +174,12 @@ class Conv2dPerImage(Function):
         gx = gw = gb = None
         if self.needs_input_grad[0]:
             pads, (kh, kw), stride, dilation = self.geometry
-            gcols = np.matmul(w2.T, g3)                                       # (N, K, L)
+            gcols = threads.matmul(w2.T, g3)                                  # (N, K, L)
             gcols = gcols.reshape(n, self.x_shape[1], kh, kw, oh, ow)
             gx = col2im(gcols, self.x_shape, pads, stride, dilation)
         if self.needs_input_grad[1]:
-            gw = np.matmul(g3, self.cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.w.shape)
+            gw = threads.matmul(g3, self.cols.transpose(0, 2, 1)).sum(axis=0)
+            gw = gw.reshape(self.w.shape)
         if self.has_bias and self.needs_input_grad[2]:
             gb = g3.sum(axis=(0, 2))
         return gx, gw, gb
@@ -210,7 +221,7 @@ class LocallyConnected2d(Function):
         # (N, C, KH, KW, OH, OW) -> contiguous (L, N, K): one matrix per output position
         cols = _dev.contiguous(view.transpose(4, 5, 0, 1, 2, 3)).reshape(L, n, K)
         w_l = _dev.contiguous(w.reshape(c_out, L, K).transpose(1, 2, 0))  # (L, K, C_out)
-        y = np.matmul(cols, w_l)                                               # (L, N, C_out)
+        y = threads.matmul(cols, w_l)                                          # (L, N, C_out)
         y = _dev.contiguous(y.transpose(1, 2, 0)).reshape(n, c_out, oh, ow)
         if b is not None:
             y += b
@@ -224,12 +235,12 @@ class LocallyConnected2d(Function):
         g_l = _dev.contiguous(g.reshape(n, c_out, oh * ow).transpose(2, 0, 1))  # (L, N, C_out)
         gx = gw = gb = None
         if self.needs_input_grad[0]:
-            gcols = np.matmul(g_l, self.w_l.transpose(0, 2, 1))                    # (L, N, K)
+            gcols = threads.matmul(g_l, self.w_l.transpose(0, 2, 1))               # (L, N, K)
             gcols = gcols.reshape(oh, ow, n, c_in, kh, kw).transpose(2, 3, 4, 5, 0, 1)
             pads, stride = self.geometry
             gx = col2im(gcols, self.x_shape, pads, stride, (1, 1))
         if self.needs_input_grad[1]:
-            gw_l = np.matmul(self.cols.transpose(0, 2, 1), g_l)                    # (L, K, C_out)
+            gw_l = threads.matmul(self.cols.transpose(0, 2, 1), g_l)               # (L, K, C_out)
             gw = gw_l.transpose(2, 0, 1).reshape(self.w_shape)
         if self.has_bias and self.needs_input_grad[2]:
             gb = g.sum(axis=0)

@@ -32,7 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .. import backend as _dev, buffers
+from .. import backend as _dev, buffers, threads
 
 __all__ = ["PAD_MODES", "pair", "positive_pair", "check_4d", "resolve_padding", "pool_padding",
            "out_size", "output_hw", "pad", "windows", "im2col", "col2im"]
@@ -159,9 +159,9 @@ def pad(x, pads, value=0.0, batch_last=False):
     out = np.zeros(shape, dtype=x.dtype, like=x) if value == 0 else \
         np.full(shape, value, dtype=x.dtype, like=x)
     if batch_last:
-        out[:, top:top + h, left:left + w] = x.transpose(1, 2, 3, 0)
+        threads.assign(out[:, top:top + h, left:left + w], x.transpose(1, 2, 3, 0))
     else:
-        out[:, :, top:top + h, left:left + w] = x
+        threads.assign(out[:, :, top:top + h, left:left + w], x)
     return out
 
 
@@ -199,12 +199,12 @@ def im2col(x, pads, kernel, stride, dilation, out_hw, batch_last=False, ones_row
     if batch_last:
         k, m = c * kh * kw, oh * ow * n
         cols = buffers.empty((k + 1 if ones_row else k, m), x.dtype, like=x)  # reused
-        cols[:k].reshape(view.shape)[...] = view
+        threads.assign(cols[:k].reshape(view.shape), view)
         if ones_row:
             cols[k] = 1
         return cols
     cols = np.empty(view.shape, dtype=x.dtype, like=x)
-    cols[...] = view
+    threads.assign(cols, view)
     return cols.reshape(n, c * kh * kw, oh * ow)
 
 
@@ -235,12 +235,21 @@ def col2im(cols, in_shape, pads, stride, dilation, batch_last=False):
         grad = grad.astype(cols.dtype, copy=False).reshape(padded)
     else:
         grad = np.zeros(padded, dtype=cols.dtype, like=cols)
-        keep = (slice(None),) * lead
-        for p in range(kh):
-            for q in range(kw):
-                rows = slice(p * dh, p * dh + sh * (oh - 1) + 1, sh)
-                columns = slice(q * dw, q * dw + sw * (ow - 1) + 1, sw)
-                grad[keep + (rows, columns)] += cols[keep + (p, q)]
+        # channels never share a pixel: the channels are shared out over the threads
+        channel = (slice(None),) * (lead - 1)
+
+        def add(start, stop):
+            keep = channel + (slice(start, stop),)
+            for p in range(kh):
+                for q in range(kw):
+                    rows = slice(p * dh, p * dh + sh * (oh - 1) + 1, sh)
+                    columns = slice(q * dw, q * dw + sw * (ow - 1) + 1, sw)
+                    grad[keep + (rows, columns)] += cols[keep + (p, q)]
+
+        if type(cols) is np.ndarray:
+            threads.split(add, c, cols.size)
+        else:
+            add(0, c)
     if batch_last:  # (N, C, H, W) in shape, batch-last in memory, as conv2d's outputs
         return grad[:, top:top + h, left:left + w].transpose(3, 0, 1, 2)
     return grad[:, :, top:top + h, left:left + w]

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .. import threads
 from ..autograd import Function, unbroadcast
 from .shape import reshape
 
@@ -48,7 +49,7 @@ class MatMul(Function):
 
     def forward(self, a, b):
         self.a, self.b = a, b
-        return np.matmul(a, b)
+        return threads.matmul(a, b)
 
     def backward(self, g):
         a, b = self.a, self.b
@@ -61,10 +62,10 @@ class MatMul(Function):
             g2 = np.expand_dims(g2, -1)
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
+            ga = threads.matmul(g2, np.swapaxes(b2, -1, -2))
             ga = unbroadcast(ga, a2.shape).reshape(a.shape)
         if self.needs_input_grad[1]:
-            gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
+            gb = threads.matmul(np.swapaxes(a2, -1, -2), g2)
             gb = unbroadcast(gb, b2.shape).reshape(b.shape)
         return ga, gb
 
@@ -86,13 +87,13 @@ class Linear(Function):
         self.bshape = None if b is None else b.shape  # (out,), or () broadcast to (out,)
         x2 = x.reshape(-1, x.shape[-1])
         if not _transposed_product(x2, w):
-            y = np.matmul(x2, w.T)
+            y = threads.matmul(x2, w.T)
             if b is not None:
                 y += b
             return y.reshape(x.shape[:-1] + (w.shape[0],))
         # x2 @ w.T computed as (w @ x2.T).T: the same sums in the operand order OpenBLAS
         # runs faster here. One pass then adds the bias and writes the C-ordered result.
-        yt = np.matmul(w, x2.T).T
+        yt = threads.matmul(w, x2.T).T
         y = np.empty(yt.shape, dtype=yt.dtype, like=yt)
         if b is None:
             y[...] = yt
@@ -109,9 +110,10 @@ class Linear(Function):
         batch_last = x2.ndim == 2 and x2.flags.f_contiguous and not x2.flags.c_contiguous
         gx = gw = None
         if self.needs_input_grad[0]:
-            gx = np.matmul(w.T, g2.T).T.reshape(x.shape) if batch_last else g @ w
+            gx = threads.matmul(w.T, g2.T).T.reshape(x.shape) if batch_last \
+                else threads.matmul(g, w)
         if self.needs_input_grad[1]:
-            gw = g2.T @ x2
+            gw = threads.matmul(g2.T, x2)
         gb = None
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             gb = unbroadcast(g2.sum(axis=0), self.bshape)

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .. import backend as _dev
+from .. import backend as _dev, buffers, threads
 from ..autograd import Function, is_grad_enabled
 from .geometry import check_4d, col2im, output_hw, pad, pool_padding, positive_pair, windows
 
@@ -110,11 +110,17 @@ def _first_max(x, kernel, out_hw, record=True):
     if record:
         first = np.zeros_like(out, dtype=np.min_scalar_type(kh * kw - 1))
         index = first.dtype.type
-    for k, (p, q) in enumerate(_offsets(kernel)[1:], 1):
-        xk = blocks[:, :, :, p, :, q]
-        if record:
-            np.maximum(first, (xk > out) * index(k), out=first)
-        np.maximum(out, xk, out=out)
+
+    def run(start, stop):  # channels start..stop-1
+        c = (slice(None), slice(start, stop))
+        part, won = out[c], first[c] if record else None
+        for k, (p, q) in enumerate(_offsets(kernel)[1:], 1):
+            xk = blocks[c + (slice(None), p, slice(None), q)]
+            if record:
+                np.maximum(won, (xk > part) * index(k), out=won)
+            np.maximum(part, xk, out=part)
+
+    _by_channels(run, x)
     if record and np.isnan(out).any():
         n, c, oh, _, ow, _ = blocks.shape
         flat = blocks.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, kh * kw)
@@ -135,28 +141,32 @@ def _to_offsets(g, first, kernel, x_shape):
     kh, kw = kernel
     oh, ow = first.shape[2:]
     bits = np.dtype(f"i{g.dtype.itemsize}")
-    grad = _empty_in_order(x_shape, g)
+    grad = buffers.empty_like(g, shape=x_shape)  # g's memory order
     if oh * kh < grad.shape[2]:
         grad[:, :, oh * kh:] = 0
     if ow * kw < grad.shape[3]:
         grad[:, :, :, ow * kw:] = 0
     blocks, g_bits = _blocks(grad.view(bits), kernel, (oh, ow)), g.view(bits)
-    keep = np.empty_like(g, dtype=bits)
-    for k, (p, q) in enumerate(_offsets(kernel)):
-        np.equal(first, k, out=keep)                       # 1 or 0
-        np.negative(keep, out=keep)                        # every bit or none
-        np.bitwise_and(g_bits, keep, out=blocks[:, :, :, p, :, q])
+
+    def run(start, stop):  # channels start..stop-1
+        c = (slice(None), slice(start, stop))
+        keep = np.empty_like(g_bits[c])
+        for k, (p, q) in enumerate(_offsets(kernel)):
+            np.equal(first[c], k, out=keep)                # 1 or 0
+            np.negative(keep, out=keep)                    # every bit or none
+            np.bitwise_and(g_bits[c], keep, out=blocks[c + (slice(None), p, slice(None), q)])
+
+    _by_channels(run, grad)
     return grad
 
 
-def _empty_in_order(shape, like):
-    """np.empty(shape, like.dtype) whose axes lie in memory in the order of ``like``'s
-    (slowest first), as np.empty_like(order='K') does for an array of its own shape."""
-    if like.flags.c_contiguous:
-        return np.empty(shape, dtype=like.dtype, like=like)
-    order = sorted(range(len(shape)), key=lambda axis: -abs(like.strides[axis]))
-    empty = np.empty(tuple(shape[a] for a in order), dtype=like.dtype, like=like)
-    return empty.transpose(tuple(order.index(axis) for axis in range(len(shape))))
+def _by_channels(run, x):
+    """``run(start, stop)`` over channel ranges of x (N, C, H, W), shared out over the
+    threads (channels never share a window)."""
+    if type(x) is np.ndarray:
+        threads.split(run, x.shape[1], x.size)
+    else:
+        run(0, x.shape[1])
 
 
 class AvgPool2d(Function):

@@ -6,11 +6,19 @@ Where f has a kink (relu, abs, leaky_relu at 0) the value used there is PyTorch'
 
 import numpy as np
 
+from .. import buffers, threads
 from ..autograd import Function
 
 
 class _Elementwise(Function):
     fresh_grads = True  # every backward here returns g times a local derivative: a new array
+
+
+# The activations of the benchmarked networks (sigmoid, tanh, relu) write into arrays made
+# here and run through threads.chunked: in cache-sized chunks, over the threads, with the
+# same values as one whole call.
+def _like(x, dtype=None):
+    return buffers.empty_like(x, dtype)  # x's memory order (a batch-last view stays so)
 
 __all__ = ["exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu", "leaky_relu"]
 
@@ -64,47 +72,69 @@ class Sigmoid(_Elementwise):
         # 1 / (1 + e^-x), computed in place in one buffer. For x below about -88 (float32)
         # e^-x overflows to inf and the result is 1/inf = 0 (the exact value is below
         # 3e-39, under float32's smallest normal number), so the overflow is harmless.
-        s = np.negative(x)
-        if isinstance(s, np.generic):  # a 0-d x gives a NumPy scalar: out= needs an array
-            s = np.asarray(s)
-        with np.errstate(over="ignore"):
-            np.exp(s, out=s)
-        s += 1
-        np.reciprocal(s, out=s)
-        self.out = s
-        return s
+        self.out = _like(x)
+        threads.chunked(_sigmoid, x, self.out)
+        return self.out
 
     def backward(self, g):
         # s'(x) = s (1 - s), from the saved output s
-        s = self.out
-        d = 1 - s
-        d *= s
-        d *= g
+        d = _like(self.out)
+        threads.chunked(_sigmoid_grad, self.out, g, d)
         return d
+
+
+def _sigmoid(x, s):
+    np.negative(x, out=s)
+    with np.errstate(over="ignore"):
+        np.exp(s, out=s)
+    s += 1
+    np.reciprocal(s, out=s)
+
+
+def _sigmoid_grad(s, g, d):
+    np.subtract(1, s, out=d)
+    d *= s
+    d *= g
 
 
 class Tanh(_Elementwise):
     def forward(self, x):
-        self.out = np.tanh(x)
+        if x.dtype.kind != "f":  # integers: NumPy's choice of float type
+            self.out = np.tanh(x)
+            return self.out
+        self.out = _like(x)
+        threads.chunked(np.tanh, x, self.out)
         return self.out
 
     def backward(self, g):
         # tanh'(x) = 1 - tanh(x)^2, from the saved output (one buffer, as for sigmoid)
-        t = self.out
-        d = np.multiply(t, t, out=np.empty_like(t))  # out=: an array even for a 0-d t
-        np.subtract(1, d, out=d)
-        d *= g
+        d = _like(self.out)
+        threads.chunked(_tanh_grad, self.out, g, d)
         return d
+
+
+def _tanh_grad(t, g, d):
+    np.multiply(t, t, out=d)
+    np.subtract(1, d, out=d)
+    d *= g
 
 
 class ReLU(_Elementwise):
     def forward(self, x):
-        self.positive = x > 0
-        return np.maximum(x, 0)  # keeps NaN, keeps the dtype
+        out, self.positive = _like(x), _like(x, bool)
+        threads.chunked(_relu, x, out, self.positive)
+        return out
 
     def backward(self, g):
         # relu'(x) = 1 for x > 0, else 0 (0 at x = 0, as in PyTorch)
-        return g * self.positive
+        d = _like(g, np.result_type(g, self.positive))
+        threads.chunked(np.multiply, g, self.positive, d)
+        return d
+
+
+def _relu(x, out, positive):
+    np.greater(x, 0, out=positive)
+    np.maximum(x, 0, out=out)  # keeps NaN, keeps the dtype
 
 
 class LeakyReLU(_Elementwise):

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..autograd import enable_grad
 from ..tensor import Tensor
-from .. import backend as _dev
+from .. import backend as _dev, threads
 
 __all__ = ["Optimizer", "weight_decay_param_groups"]
 
@@ -255,14 +255,15 @@ class Optimizer:
 
 # elements per slice when an update rule runs in slices (in_chunks): a rule's temporaries
 # of that size stay in cache instead of going out to memory and back
-CHUNK = 1 << 16
+CHUNK = threads.CHUNK
 
 
 def in_chunks(rule, param, *args, **kwargs) -> None:
     """Run the element-wise, in-place update ``rule(param, *args, **kwargs)`` slice by slice:
     every array argument of ``param``'s size is cut into the same consecutive slices of
     ``CHUNK`` elements (the others pass as they are). The arithmetic per element is the same
-    (bit-identical results); the rule's temporaries stay in cache. Measured, one thread:
+    (bit-identical results); the rule's temporaries stay in cache, and the slices are
+    shared out over ``neurona.threads``. Measured, one thread:
     SGD's ``p -= lr*g`` on 313,600 floats (the thesis MLP's first layer) 132 -> 79 us, on
     4.7 M (the CDNN's dense layer) 2.5 -> 1.4 ms. Small or non-contiguous arrays, and other
     array modules (CuPy), get one call. The rule's return value is dropped: a rule that
@@ -279,10 +280,13 @@ def in_chunks(rule, param, *args, **kwargs) -> None:
     def part(a, where):
         return a.reshape(-1)[where] if isinstance(a, np.ndarray) and a.size == n else a
 
-    for start in range(0, n, CHUNK):
-        where = slice(start, start + CHUNK)
-        rule(part(param, where), *(part(a, where) for a in args),
-             **{k: part(v, where) for k, v in kwargs.items()})
+    def run(first, last):  # slices first..last-1, on one thread
+        for c in range(first, last):
+            where = slice(c * CHUNK, (c + 1) * CHUNK)
+            rule(part(param, where), *(part(a, where) for a in args),
+                 **{k: part(v, where) for k, v in kwargs.items()})
+
+    threads.split(run, -(-n // CHUNK), n)
 
 
 def _copy_as(array, dtype):

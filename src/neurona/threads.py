@@ -1,0 +1,223 @@
+"""Work that BLAS does not spread, split across threads: :func:`split` and :func:`chunked`.
+
+BLAS runs a large matrix product on its own threads. Everything else in a step (element-wise
+ops, the im2col/col2im copies, pooling, small-by-wide products, optimizer updates) runs on
+one thread unless it is split. NumPy releases the GIL inside its ufunc loops, copies and
+BLAS calls, so plain Python threads run the parts at the same time. Every part computes
+exactly what the whole call computes for its elements, in the same order, so the results
+are bit for bit those of one thread (``tests/test_threads.py``); only a split matrix
+product differs, by rounding, as it does when BLAS splits it over its own threads.
+
+How many threads: :func:`set_num_threads` (PyTorch's name), or ``NEURONA_NUM_THREADS`` in
+the environment (read at first use); 1 otherwise, which leaves the work as it was, with
+BLAS on its own threads for the products. With more than one, neurona also splits the
+matrix products (:func:`matmul`) when BLAS was started on one thread
+(``OPENBLAS_NUM_THREADS=1``); otherwise BLAS keeps them, so that the two never run more
+threads than cores. Measured on this project's two-core machine (README, Benchmarks): no
+gain on any workload, because the split work (im2col, col2im, ReLU) is bound by memory
+bandwidth, which two cores share, and BLAS already spreads the products as well as a split.
+
+A job of fewer than ``MIN_PARALLEL`` elements (a product of fewer than ``MIN_MACS``
+multiply-adds) runs in the calling thread, because a hand-off costs about 50 us. So does a
+job started from inside a worker, which would otherwise wait for its own pool.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+__all__ = ["get_num_threads", "set_num_threads", "splits_products", "split", "chunked",
+           "assign", "matmul", "flat", "MIN_PARALLEL", "MIN_MACS", "CHUNK"]
+
+MIN_PARALLEL = 1 << 20  # elements: below this a job runs whole, in the calling thread
+MIN_MACS = 1 << 25      # multiply-adds: a smaller matrix product runs whole
+CHUNK = 1 << 16         # elements per chunk of chunked(): its temporaries stay in cache
+
+_lock = threading.Lock()
+_local = threading.local()   # .worker is True inside the pool's threads
+_threads: int | None = None
+_pool: ThreadPoolExecutor | None = None
+
+
+def _env_int(*names) -> int | None:
+    for name in names:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return int(value) if value.isdigit() and int(value) > 0 else None
+    return None
+
+
+def get_num_threads() -> int:
+    """The number of threads neurona splits its work over (the calling thread included)."""
+    if _threads is None:
+        set_num_threads(_env_int("NEURONA_NUM_THREADS") or 1)
+    return _threads
+
+
+def set_num_threads(n: int) -> None:
+    """Split neurona's work over ``n`` threads (1: never split). BLAS keeps its own setting."""
+    global _threads, _pool
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"set_num_threads: n must be an int >= 1, got {n!r}")
+    with _lock:
+        if _pool is not None and int(n) != _threads:
+            _pool.shutdown(wait=True)
+            _pool = None
+        _threads = int(n)
+
+
+def splits_products() -> bool:
+    """Whether :func:`matmul` splits products: more than one thread, and BLAS started on
+    one (``OPENBLAS_NUM_THREADS=1``), so that the two never share the cores."""
+    return get_num_threads() > 1 and _env_int("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS",
+                                              "OMP_NUM_THREADS") == 1
+
+
+def _mark_worker():
+    _local.worker = True
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="neurona",
+                                       initializer=_mark_worker)
+        return _pool
+
+
+def _parts(length: int, size: int, minimum: int) -> int:
+    if getattr(_local, "worker", False):
+        return 1
+    return max(1, min(get_num_threads(), length, size // minimum))
+
+
+def split(fn, length: int, size: int, minimum: int | None = None) -> list:
+    """``[fn(start, stop), ...]`` over consecutive ranges that cover ``range(length)``, one
+    range per thread, run at once; ``size`` is the number of elements the whole job
+    touches, and each part gets at least ``minimum`` (``MIN_PARALLEL``) of them (a small job gets one range,
+    ``fn(0, length)``, in the calling thread).
+
+    ``fn`` must write only what its own range owns. The results come back in range order;
+    an exception in any part is raised here, after every part has finished.
+    """
+    parts = _parts(length, size, MIN_PARALLEL if minimum is None else minimum)
+    if parts == 1:
+        return [fn(0, length)]
+    bounds = [length * i // parts for i in range(parts + 1)]
+    pool = _executor(get_num_threads() - 1)
+    # each part runs in a copy of the caller's context: NumPy's errstate lives there
+    futures = [pool.submit(contextvars.copy_context().run, fn, bounds[i], bounds[i + 1])
+               for i in range(1, parts)]
+    try:
+        first = fn(bounds[0], bounds[1])
+    finally:
+        rest = [f.exception() for f in futures]  # waits for every part
+    for error in rest:
+        if error is not None:
+            raise error
+    return [first] + [f.result() for f in futures]
+
+
+def flat(a):
+    """A 1-D view of ``a`` in memory order when its memory is one dense block in some order
+    of its axes (C order, or a transposed view such as conv2d's batch-last outputs), else
+    None. Arrays of one shape whose strides match (in elements) give views whose i-th
+    entries are the same element of each."""
+    if type(a) is not np.ndarray or a.ndim == 0:
+        return None
+    if a.flags.c_contiguous:
+        return a.reshape(-1)
+    order = sorted(range(a.ndim), key=lambda axis: -a.strides[axis])
+    t = a.transpose(order)
+    return t.reshape(-1) if t.flags.c_contiguous else None
+
+
+def _layout(a):
+    return a.shape, tuple(s // a.itemsize for s in a.strides)
+
+
+def chunked(kernel, *arrays) -> None:
+    """``kernel(*arrays)``, an element-wise computation that writes its results into some
+    of ``arrays`` (``out=``), run on consecutive chunks of ``CHUNK`` elements of every
+    array at once, the chunks shared out over the threads.
+
+    The arrays must have one shape and one memory layout (``flat``); otherwise, and for
+    small, 0-d or non-NumPy arrays, ``kernel`` runs once on the arrays as they are. Per
+    element the arithmetic is the same either way; chunks keep a kernel's intermediate
+    arrays in cache (two passes over a chunk read memory once).
+    """
+    first = arrays[0]
+    n = getattr(first, "size", 0)
+    views = [flat(a) for a in arrays] if n >= 2 * CHUNK else [None]
+    if any(v is None for v in views) or any(_layout(a) != _layout(first) for a in arrays):
+        kernel(*arrays)
+        return
+    chunks = -(-n // CHUNK)
+
+    def run(start, stop):
+        for c in range(start, stop):
+            where = slice(c * CHUNK, (c + 1) * CHUNK)
+            kernel(*(v[where] for v in views))
+
+    split(run, chunks, n)
+
+
+def split_axis(shape) -> int:
+    """The axis to cut a job on ``shape`` along: the first (slowest in C order) one with at
+    least four entries per thread, else the longest."""
+    threads = get_num_threads()
+    for axis, length in enumerate(shape):
+        if length >= 4 * threads:
+            return axis
+    return max(range(len(shape)), key=lambda axis: shape[axis])
+
+
+def assign(dst, src) -> None:
+    """``dst[...] = src`` (same shape), cut along :func:`split_axis` over the threads."""
+    if type(dst) is not np.ndarray or dst.size < MIN_PARALLEL or dst.shape != src.shape:
+        dst[...] = src
+        return
+    axis = split_axis(dst.shape)
+    lead = (slice(None),) * axis
+
+    def part(start, stop):
+        dst[lead + (slice(start, stop),)] = src[lead + (slice(start, stop),)]
+
+    split(part, dst.shape[axis], dst.size)
+
+
+def matmul(a, b, out=None):
+    """``np.matmul(a, b, out=out)``, one part per thread when :func:`splits_products`: a 2-D
+    product along the longer of a's rows and b's columns, a stack of products along the
+    stack (the batch of a per-image convolution). Each part is a whole product of its rows
+    or columns; the sums over the inner axis are the same."""
+    if (_threads == 1 or type(a) is not np.ndarray or type(b) is not np.ndarray
+            or a.ndim < 2 or b.ndim < 2 or not splits_products()):
+        return np.matmul(a, b, out=out)
+    stack = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    macs = int(np.prod(stack, dtype=np.int64)) * m * k * n
+    if macs < 2 * MIN_MACS or (stack and stack[0] == 1 and m < 2 and n < 2):
+        return np.matmul(a, b, out=out)
+    if out is None:
+        out = np.empty(stack + (m, n), dtype=np.result_type(a, b))
+    if stack and stack[0] > 1:
+        def cut(x, where):  # an operand without the stack axis (or of length 1) is shared
+            return x[where] if x.ndim == len(stack) + 2 and x.shape[0] > 1 else x
+        fn = lambda s, e: np.matmul(cut(a, slice(s, e)), cut(b, slice(s, e)),
+                                    out=out[s:e])
+        length = stack[0]
+    elif m >= n:
+        fn = lambda s, e: np.matmul(a[..., s:e, :], b, out=out[..., s:e, :])
+        length = m
+    else:
+        fn = lambda s, e: np.matmul(a, b[..., s:e], out=out[..., s:e])
+        length = n
+    split(fn, length, macs, MIN_MACS)
+    return out
