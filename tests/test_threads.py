@@ -13,7 +13,6 @@ def small_jobs(monkeypatch):
     """Split even small jobs (and products) so that the tests' arrays take the threaded
     paths; threads reset to 1 afterwards."""
     monkeypatch.setattr(threads, "MIN_PARALLEL", 64)
-    monkeypatch.setattr(threads, "CHUNK", 256)
     monkeypatch.setattr(threads, "MIN_MACS", 64)
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")   # what lets matmul split products
     yield

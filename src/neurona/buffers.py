@@ -65,12 +65,14 @@ def empty_like(like, dtype=None, shape=None):
     """``np.empty_like(like, dtype, shape=shape)`` from :func:`empty`: the axes lie in memory
     in ``like``'s order (slowest first), so that element-wise work on ``like`` and the result
     runs over matching strides (a batch-last view gives a batch-last result)."""
+    if shape is None and like.size < MIN_BYTES >> 4:  # small for any dtype: NumPy's own
+        return np.empty_like(like, dtype=dtype)
     dtype = like.dtype if dtype is None else np.dtype(dtype)
     shape = like.shape if shape is None else tuple(shape)
     if type(like) is not np.ndarray:
         return np.empty_like(like, dtype=dtype, shape=shape)
     if shape == like.shape and like.size * dtype.itemsize < MIN_BYTES:
-        return np.empty_like(like, dtype=dtype)  # small: NumPy's own, quicker
+        return np.empty_like(like, dtype=dtype)
     if like.flags.c_contiguous or like.ndim < 2:
         return empty(shape, dtype)
     order = sorted(range(like.ndim), key=lambda axis: -abs(like.strides[axis]))

@@ -1,4 +1,5 @@
-"""Work that BLAS does not spread, split across threads: :func:`split` and :func:`chunked`.
+"""Work that BLAS does not spread, split across threads: :func:`split`, :func:`chunked`,
+:func:`assign` and :func:`matmul`.
 
 BLAS runs a large matrix product on its own threads. Everything else in a step (element-wise
 ops, the im2col/col2im copies, pooling, small-by-wide products, optimizer updates) runs on
@@ -32,11 +33,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 __all__ = ["get_num_threads", "set_num_threads", "splits_products", "split", "chunked",
-           "assign", "matmul", "flat", "MIN_PARALLEL", "MIN_MACS", "CHUNK"]
+           "assign", "matmul", "flat", "MIN_PARALLEL", "MIN_MACS"]
 
 MIN_PARALLEL = 1 << 20  # elements: below this a job runs whole, in the calling thread
 MIN_MACS = 1 << 25      # multiply-adds: a smaller matrix product runs whole
-CHUNK = 1 << 16         # elements per chunk of chunked(): its temporaries stay in cache
 
 _lock = threading.Lock()
 _local = threading.local()   # .worker is True inside the pool's threads
@@ -144,28 +144,21 @@ def _layout(a):
 
 def chunked(kernel, *arrays) -> None:
     """``kernel(*arrays)``, an element-wise computation that writes its results into some
-    of ``arrays`` (``out=``), run on consecutive chunks of ``CHUNK`` elements of every
-    array at once, the chunks shared out over the threads.
+    of ``arrays`` (``out=``), run on one consecutive part of every array per thread.
 
-    The arrays must have one shape and one memory layout (``flat``); otherwise, and for
-    small, 0-d or non-NumPy arrays, ``kernel`` runs once on the arrays as they are. Per
-    element the arithmetic is the same either way; chunks keep a kernel's intermediate
-    arrays in cache (two passes over a chunk read memory once).
+    The arrays must have one shape and one memory layout (``flat``); otherwise, on one
+    thread, and for small, 0-d or non-NumPy arrays, ``kernel`` runs once on the arrays as
+    they are. Per element the arithmetic is the same either way.
     """
     first = arrays[0]
-    n = getattr(first, "size", 0)
-    views = [flat(a) for a in arrays] if n >= 2 * CHUNK else [None]
+    if _threads == 1 or type(first) is not np.ndarray or first.size < 2 * MIN_PARALLEL:
+        kernel(*arrays)  # the common case, first: no more Python than that
+        return
+    views = [flat(a) for a in arrays]
     if any(v is None for v in views) or any(_layout(a) != _layout(first) for a in arrays):
         kernel(*arrays)
         return
-    chunks = -(-n // CHUNK)
-
-    def run(start, stop):
-        for c in range(start, stop):
-            where = slice(c * CHUNK, (c + 1) * CHUNK)
-            kernel(*(v[where] for v in views))
-
-    split(run, chunks, n)
+    split(lambda start, stop: kernel(*(v[start:stop] for v in views)), first.size, first.size)
 
 
 def split_axis(shape) -> int:
@@ -180,7 +173,7 @@ def split_axis(shape) -> int:
 
 def assign(dst, src) -> None:
     """``dst[...] = src`` (same shape), cut along :func:`split_axis` over the threads."""
-    if type(dst) is not np.ndarray or dst.size < MIN_PARALLEL or dst.shape != src.shape:
+    if dst.size < MIN_PARALLEL or type(dst) is not np.ndarray or dst.shape != src.shape:
         dst[...] = src
         return
     axis = split_axis(dst.shape)

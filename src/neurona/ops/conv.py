@@ -12,8 +12,8 @@ from .. import backend as _dev, buffers, threads
 from ..autograd import Function
 from .linalg import check_dtypes
 from .shape import _data
-from .geometry import check_4d, col2im, im2col, output_hw, pad, positive_pair, \
-    resolve_padding, windows
+from .geometry import check_4d, col2im, col2im_add, im2col, im2col_rows, output_hw, pad, \
+    positive_pair, resolve_padding, windows
 
 __all__ = ["conv2d", "unfold", "locally_connected2d"]
 
@@ -137,6 +137,90 @@ class Conv2d(Function):
             pads, (kh, kw), stride, dilation = self.geometry
             gcols = gcols.reshape(self.x_shape[1], kh, kw, oh, ow, n)
             gx = col2im(gcols, self.x_shape, pads, stride, dilation, batch_last=True)
+        return gx, gw, gb
+
+
+# Columns of more than this many bytes are never made whole: Conv2dRows builds them a block
+# of output rows at a time, and again in backward. Measured on the CDNN's step (one thread,
+# blocks of at most 1, 2, 4, 8, 16, 64 MB against whole columns): 4 MB ran 286-310 ms against
+# 317-318 ms (whole), 16 MB 296-328 ms, 64 MB 323-356 ms; peak RSS 557 MB against 725 MB.
+COLS_MAX_BYTES = 4 << 20
+
+
+class Conv2dRows(Function):
+    """:class:`Conv2d`'s batch-last convolution a block of output rows at a time, so that
+    its columns are never whole. For the block of rows i0..i1 (columns B of Y):
+
+        Y[:, B]         = [W2 | b] @ [cols_B; 1]
+        dL/d[W2 | b]    = sum over the blocks of G[:, B] @ [cols_B; 1]^T
+        dL/dcols_B      = W2^T @ G[:, B], added into dL/dx (``col2im_add``)
+
+    Backward builds cols_B again from the input instead of keeping all the columns from
+    forward: one more im2col a step against the memory of the whole columns (the slides'
+    CDNN: 170 MB for conv2, now at most ``COLS_MAX_BYTES`` a block). :func:`conv2d` picks
+    it for columns larger than that (NumPy arrays). Tested against Conv2d.
+    """
+
+    fresh_grads = True
+
+    def forward(self, x, w, b=None, stride=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1)):
+        n = x.shape[0]
+        c_out, _, kh, kw = w.shape
+        oh, ow = output_hw(x.shape[2:], pads, (kh, kw), stride, dilation, "conv2d")
+        self.x, self.w, self.has_bias = x, w, b is not None
+        self.geometry = (pads, (kh, kw), stride, dilation, (oh, ow))
+        w2 = w.reshape(c_out, -1)
+        if b is not None:  # [W2 | b] @ [cols; 1], as in Conv2d
+            w2 = np.concatenate([w2, b[:, None]], axis=1)
+        y = np.empty((c_out, oh * ow * n), dtype=np.result_type(w2, x))
+        for (i0, i1), cols in self._blocks():
+            _small_times_wide(w2, cols, out=y[:, i0 * ow * n:i1 * ow * n])
+        return y.reshape(c_out, oh, ow, n).transpose(3, 0, 1, 2)  # batch-last, as Conv2d
+
+    def _blocks(self):
+        """((i0, i1), the columns of output rows i0..i1 [and a row of ones]) for each block,
+        in one buffer: a block's columns are overwritten by the next block's."""
+        x, (pads, kernel, stride, dilation, (oh, ow)) = self.x, self.geometry
+        n = x.shape[0]
+        k = x.shape[1] * kernel[0] * kernel[1] + self.has_bias
+        rows = max(1, min(oh, COLS_MAX_BYTES // (k * ow * n * x.dtype.itemsize)))
+        xp = pad(x, pads, batch_last=True)      # no copy for an unpadded conv output
+        buffer = np.empty(k * rows * ow * n, dtype=x.dtype)
+        for i0 in range(0, oh, rows):
+            i1 = min(oh, i0 + rows)
+            cols = buffer[:k * (i1 - i0) * ow * n].reshape(k, (i1 - i0) * ow * n)
+            yield (i0, i1), im2col_rows(xp, kernel, stride, dilation, (oh, ow), (i0, i1), cols)
+
+    def backward(self, g):
+        x, w = self.x, self.w
+        n, c_out, oh, ow = g.shape
+        pads, (kh, kw), stride, dilation, _ = self.geometry
+        g2 = _dev.contiguous(g.transpose(1, 2, 3, 0)).reshape(c_out, oh * ow * n)
+        w2 = w.reshape(c_out, -1)
+        k = w2.shape[1]
+        wants_x, wants_w = self.needs_input_grad[0], self.needs_input_grad[1]
+        wants_b = self.has_bias and self.needs_input_grad[2]
+        c, h, wd = x.shape[1:]
+        (top, bottom), (left, right) = pads
+        grad = gwb = None
+        if wants_x:
+            grad = np.zeros((c, h + top + bottom, wd + left + right, n),
+                            dtype=np.result_type(w2, g2))
+        for (i0, i1), cols in (self._blocks() if wants_x or wants_w or wants_b else ()):
+            g_block = g2[:, i0 * ow * n:i1 * ow * n]
+            if wants_w or wants_b:
+                part = _wide_times_wide_t(cols, g_block)               # (K [+ 1], C_out)
+                if gwb is None:
+                    gwb = part
+                else:
+                    gwb += part
+            if wants_x:  # the block's columns are spent: their memory takes their gradient
+                gcols = _small_times_wide(w2.T, g_block, out=cols[:k])
+                col2im_add(grad, gcols.reshape(c, kh, kw, i1 - i0, ow, n), stride, dilation,
+                           batch_last=True, row0=i0)
+        gw = _dev.contiguous(gwb[:k].T).reshape(w.shape) if wants_w else None
+        gb = _dev.contiguous(gwb[k]) if wants_b else None
+        gx = grad[:, top:top + h, left:left + wd].transpose(3, 0, 1, 2) if wants_x else None
         return gx, gw, gb
 
 
@@ -283,8 +367,16 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
     oh, ow = output_hw(input.shape[2:], pads, weight.shape[2:], stride, dilation, op)
     macs = weight.shape[0] * weight.shape[1] * weight.shape[2] * weight.shape[3] * oh * ow
     # per image needs NCHW memory; a previous conv's (batch-last) output stays batch-last
-    per_image = macs >= PER_IMAGE_MIN_MACS and _data(input).flags.c_contiguous
-    fn = Conv2dPerImage if per_image else Conv2d
+    x = _data(input)
+    per_image = macs >= PER_IMAGE_MIN_MACS and x.flags.c_contiguous
+    cols_bytes = (weight.shape[1] * weight.shape[2] * weight.shape[3] * oh * ow * x.shape[0]
+                  * x.dtype.itemsize)
+    if per_image:
+        fn = Conv2dPerImage
+    elif cols_bytes > COLS_MAX_BYTES and type(x) is np.ndarray:
+        fn = Conv2dRows
+    else:
+        fn = Conv2d
     return fn.apply(*args, stride=stride, pads=pads, dilation=dilation)
 
 

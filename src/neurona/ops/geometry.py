@@ -35,7 +35,8 @@ import numpy as np
 from .. import backend as _dev, buffers, threads
 
 __all__ = ["PAD_MODES", "pair", "positive_pair", "check_4d", "resolve_padding", "pool_padding",
-           "out_size", "output_hw", "pad", "windows", "im2col", "col2im"]
+           "out_size", "output_hw", "pad", "windows", "im2col", "im2col_rows", "col2im",
+           "col2im_add"]
 
 PAD_MODES = ("valid", "same", "full")
 
@@ -193,19 +194,30 @@ def im2col(x, pads, kernel, stride, dilation, out_hw, batch_last=False, ones_row
     the weights as a last column then rides in the same matrix product.
     """
     xp = pad(x, pads, batch_last=batch_last)
-    view = windows(xp, kernel, stride, dilation, out_hw, batch_last)
     (kh, kw), (oh, ow) = kernel, out_hw
     n, c = x.shape[:2]
     if batch_last:
         k, m = c * kh * kw, oh * ow * n
         cols = buffers.empty((k + 1 if ones_row else k, m), x.dtype, like=x)  # reused
-        threads.assign(cols[:k].reshape(view.shape), view)
-        if ones_row:
-            cols[k] = 1
-        return cols
+        return im2col_rows(xp, kernel, stride, dilation, out_hw, (0, oh), cols)
+    view = windows(xp, kernel, stride, dilation, out_hw)
     cols = np.empty(view.shape, dtype=x.dtype, like=x)
     threads.assign(cols, view)
     return cols.reshape(n, c * kh * kw, oh * ow)
+
+
+def im2col_rows(xp, kernel, stride, dilation, out_hw, rows, out):
+    """The batch-last columns of output rows ``rows = (i0, i1)`` only, from a padded
+    batch-last buffer ``xp`` (C, H', W', N), written into ``out`` (C*KH*KW, (i1-i0)*OW*N)
+    (contiguous), or with one more row, set to ones (see :func:`im2col`); returns ``out``.
+    Column ``((i - i0)*OW + j)*N + n`` is output position (i, j) of image n: the
+    columns of the whole output are these blocks side by side."""
+    (i0, i1), k = rows, xp.shape[0] * kernel[0] * kernel[1]
+    view = windows(xp, kernel, stride, dilation, out_hw, batch_last=True)[:, :, :, i0:i1]
+    threads.assign(out[:k].reshape(view.shape), view)
+    if out.shape[0] > k:
+        out[k] = 1
+    return out
 
 
 def col2im(cols, in_shape, pads, stride, dilation, batch_last=False):
@@ -235,24 +247,37 @@ def col2im(cols, in_shape, pads, stride, dilation, batch_last=False):
         grad = grad.astype(cols.dtype, copy=False).reshape(padded)
     else:
         grad = np.zeros(padded, dtype=cols.dtype, like=cols)
-        # channels never share a pixel: the channels are shared out over the threads
-        channel = (slice(None),) * (lead - 1)
-
-        def add(start, stop):
-            keep = channel + (slice(start, stop),)
-            for p in range(kh):
-                for q in range(kw):
-                    rows = slice(p * dh, p * dh + sh * (oh - 1) + 1, sh)
-                    columns = slice(q * dw, q * dw + sw * (ow - 1) + 1, sw)
-                    grad[keep + (rows, columns)] += cols[keep + (p, q)]
-
-        if type(cols) is np.ndarray:
-            threads.split(add, c, cols.size)
-        else:
-            add(0, c)
+        col2im_add(grad, cols, stride, dilation, batch_last)
     if batch_last:  # (N, C, H, W) in shape, batch-last in memory, as conv2d's outputs
         return grad[:, top:top + h, left:left + w].transpose(3, 0, 1, 2)
     return grad[:, :, top:top + h, left:left + w]
+
+
+def col2im_add(grad, cols, stride, dilation, batch_last=False, row0=0):
+    """``grad += col2im(cols)`` into a padded gradient ``grad``, (N, C, H', W') or with
+    ``batch_last`` (C, H', W', N), by one strided slice addition per kernel offset (see
+    :func:`col2im`); ``cols`` may hold only the output rows from ``row0`` on (a block of
+    :func:`im2col_rows`), whose windows start at padded row ``row0*SH``."""
+    (sh, sw), (dh, dw) = stride, dilation
+    lead = 1 if batch_last else 2
+    kh, kw, oh, ow = cols.shape[lead:lead + 4]
+    top = row0 * sh
+    # channels never share a pixel: the channels are shared out over the threads
+    channel = (slice(None),) * (lead - 1)
+
+    def add(start, stop):
+        keep = channel + (slice(start, stop),)
+        for p in range(kh):
+            for q in range(kw):
+                rows = slice(top + p * dh, top + p * dh + sh * (oh - 1) + 1, sh)
+                columns = slice(q * dw, q * dw + sw * (ow - 1) + 1, sw)
+                grad[keep + (rows, columns)] += cols[keep + (p, q)]
+
+    c = grad.shape[lead - 1]
+    if type(cols) is np.ndarray:
+        threads.split(add, c, cols.size)
+    else:
+        add(0, c)
 
 
 # col2im of at most this many entries scatters with one np.bincount over a cached index

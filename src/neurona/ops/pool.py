@@ -113,9 +113,9 @@ def _first_max(x, kernel, out_hw, record=True):
 
     def run(start, stop):  # channels start..stop-1
         c = (slice(None), slice(start, stop))
-        part, won = out[c], first[c] if record else None
+        part, won, x_part = out[c], first[c] if record else None, blocks[c]
         for k, (p, q) in enumerate(_offsets(kernel)[1:], 1):
-            xk = blocks[c + (slice(None), p, slice(None), q)]
+            xk = x_part[:, :, :, p, :, q]
             if record:
                 np.maximum(won, (xk > part) * index(k), out=won)
             np.maximum(part, xk, out=part)
@@ -150,11 +150,12 @@ def _to_offsets(g, first, kernel, x_shape):
 
     def run(start, stop):  # channels start..stop-1
         c = (slice(None), slice(start, stop))
-        keep = np.empty_like(g_bits[c])
+        won, g_part, grad_part = first[c], g_bits[c], blocks[c]
+        keep = np.empty_like(g_part)
         for k, (p, q) in enumerate(_offsets(kernel)):
-            np.equal(first[c], k, out=keep)                # 1 or 0
+            np.equal(won, k, out=keep)                     # 1 or 0
             np.negative(keep, out=keep)                    # every bit or none
-            np.bitwise_and(g_bits[c], keep, out=blocks[c + (slice(None), p, slice(None), q)])
+            np.bitwise_and(g_part, keep, out=grad_part[:, :, :, p, :, q])
 
     _by_channels(run, grad)
     return grad

@@ -255,7 +255,7 @@ class Optimizer:
 
 # elements per slice when an update rule runs in slices (in_chunks): a rule's temporaries
 # of that size stay in cache instead of going out to memory and back
-CHUNK = threads.CHUNK
+CHUNK = 1 << 16
 
 
 def in_chunks(rule, param, *args, **kwargs) -> None:

@@ -1,0 +1,89 @@
+"""Conv2dRows: the convolution a block of output rows at a time, columns rebuilt in
+backward, against PyTorch in float64 and against the whole-column Conv2d."""
+
+import numpy as np
+import pytest
+
+import neurona.functional as F
+from neurona import Tensor
+from neurona.ops import conv
+
+torch = pytest.importorskip("torch")
+
+CASES = [  # n, c_in, h, w, c_out, kernel, stride, padding, dilation, bias
+    (3, 2, 9, 8, 4, 3, 1, 0, 1, True),
+    (2, 3, 11, 10, 5, 3, 2, 1, 1, False),
+    (4, 1, 12, 12, 3, 5, 1, 2, 2, True),
+    (2, 2, 7, 9, 3, (2, 3), (2, 1), (1, 0), 1, True),
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("cap", [1, 300])   # one output row a block; a few rows a block
+def test_blocks_of_rows_match_torch(monkeypatch, case, cap):
+    monkeypatch.setattr(conv, "COLS_MAX_BYTES", cap)
+    n, c, h, w, co, k, s, p, d, bias = case
+    rng = np.random.default_rng(0)
+    kh, kw = (k, k) if isinstance(k, int) else k
+    arrays = {"x": rng.standard_normal((n, c, h, w)), "w": rng.standard_normal((co, c, kh, kw))}
+    if bias:
+        arrays["b"] = rng.standard_normal(co)
+    ours = {key: Tensor(v, requires_grad=True) for key, v in arrays.items()}
+    theirs = {key: torch.tensor(v, requires_grad=True) for key, v in arrays.items()}
+    y = F.conv2d(ours["x"], ours["w"], ours.get("b"), stride=s, padding=p, dilation=d)
+    assert type(y._ctx) is conv.Conv2dRows
+    ref = torch.nn.functional.conv2d(theirs["x"], theirs["w"], theirs.get("b"), stride=s,
+                                     padding=p, dilation=d)
+    g = rng.standard_normal(y.shape)
+    (y * Tensor(g)).sum().backward()
+    (ref * torch.from_numpy(g)).sum().backward()
+    np.testing.assert_allclose(y.data, ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for key in arrays:
+        np.testing.assert_allclose(ours[key].grad, theirs[key].grad.numpy(), rtol=1e-11,
+                                   atol=1e-11, err_msg=key)
+
+
+def test_blocks_of_rows_agree_with_whole_columns_in_float32_and_skip_unwanted_grads(
+        monkeypatch):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((8, 4, 10, 10), dtype=np.float32)
+    w = rng.standard_normal((6, 4, 3, 3), dtype=np.float32)
+    b = rng.standard_normal(6, dtype=np.float32)
+
+    def run(cap, x_grad):
+        monkeypatch.setattr(conv, "COLS_MAX_BYTES", cap)
+        X, W, B = Tensor(x, requires_grad=x_grad), Tensor(w, requires_grad=True), \
+            Tensor(b, requires_grad=True)
+        y = F.conv2d(X, W, B, padding=1)
+        F.relu(y).sum().backward()
+        return type(y._ctx), y.data, X.grad, W.grad, B.grad
+
+    whole = run(10 ** 9, True)
+    rows = run(2000, True)
+    assert whole[0] is conv.Conv2d and rows[0] is conv.Conv2dRows
+    assert rows[1].strides == whole[1].strides          # the same batch-last layout
+    for a, b_ in zip(whole[1:], rows[1:]):
+        np.testing.assert_allclose(b_, a, rtol=1e-5, atol=1e-5)
+    no_x = run(2000, False)
+    assert no_x[2] is None
+    np.testing.assert_allclose(no_x[3], whole[3], rtol=1e-5, atol=1e-5)
+
+
+def test_conv2d_picks_rows_only_for_large_host_columns(monkeypatch):
+    x = Tensor(np.zeros((2, 3, 8, 8), np.float32))
+    w = Tensor(np.zeros((4, 3, 3, 3), np.float32))
+    cols = 3 * 9 * 6 * 6 * 2 * 4                       # K * L * N * 4 bytes
+    monkeypatch.setattr(conv, "COLS_MAX_BYTES", cols)
+    x.requires_grad = True
+    assert type(F.conv2d(x, w)._ctx) is conv.Conv2d
+    monkeypatch.setattr(conv, "COLS_MAX_BYTES", cols - 1)
+    assert type(F.conv2d(x, w)._ctx) is conv.Conv2dRows
+
+
+def test_blocks_of_rows_pass_gradcheck(monkeypatch):
+    from neurona import gradcheck
+    monkeypatch.setattr(conv, "COLS_MAX_BYTES", 1)
+    rng = np.random.default_rng(2)
+    x, w, b = rng.standard_normal((2, 2, 6, 5)), rng.standard_normal((3, 2, 3, 2)), \
+        rng.standard_normal(3)
+    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=1), [x, w, b])
