@@ -30,14 +30,14 @@ def test_set_num_threads_checks_its_argument_and_is_exported():
     assert neurona.get_num_threads() == 1
 
 
-def test_the_environment_sets_the_first_value(monkeypatch):
-    monkeypatch.setattr(threads, "_threads", None)
-    monkeypatch.setenv("NEURONA_NUM_THREADS", "2")
-    assert threads.get_num_threads() == 2
-    monkeypatch.setattr(threads, "_threads", None)
-    monkeypatch.delenv("NEURONA_NUM_THREADS")
-    assert threads.get_num_threads() == 1
-    threads.set_num_threads(1)
+def test_the_environment_sets_the_first_value(tmp_path):
+    import subprocess
+    import sys
+    code = "import neurona; print(neurona.get_num_threads())"
+    for env, expected in (({"NEURONA_NUM_THREADS": "2"}, "2"), ({}, "1")):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={"PATH": "", **env}, check=True)
+        assert out.stdout.strip() == expected
 
 
 def test_split_covers_the_range_in_parts_and_in_order(small_jobs):
@@ -138,9 +138,12 @@ def test_matmul_splits_like_np_matmul(small_jobs, shapes):
 def test_matmul_leaves_the_products_to_blas_when_it_has_threads(small_jobs, monkeypatch):
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
     threads.set_num_threads(2)
-    assert not threads.splits_products()
+    assert not threads.splits_products() and threads.matmul is np.matmul
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
-    assert threads.splits_products()
+    threads.set_num_threads(2)
+    assert threads.splits_products() and threads.matmul is threads._split_matmul
+    threads.set_num_threads(1)
+    assert threads.matmul is np.matmul
 
 
 @pytest.mark.parametrize("n_threads", [2, 3])

@@ -40,7 +40,7 @@ MIN_MACS = 1 << 25      # multiply-adds: a smaller matrix product runs whole
 
 _lock = threading.Lock()
 _local = threading.local()   # .worker is True inside the pool's threads
-_threads: int | None = None
+_threads = 1
 _pool: ThreadPoolExecutor | None = None
 
 
@@ -54,14 +54,12 @@ def _env_int(*names) -> int | None:
 
 def get_num_threads() -> int:
     """The number of threads neurona splits its work over (the calling thread included)."""
-    if _threads is None:
-        set_num_threads(_env_int("NEURONA_NUM_THREADS") or 1)
     return _threads
 
 
 def set_num_threads(n: int) -> None:
     """Split neurona's work over ``n`` threads (1: never split). BLAS keeps its own setting."""
-    global _threads, _pool
+    global _threads, _pool, matmul
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"set_num_threads: n must be an int >= 1, got {n!r}")
     with _lock:
@@ -69,13 +67,17 @@ def set_num_threads(n: int) -> None:
             _pool.shutdown(wait=True)
             _pool = None
         _threads = int(n)
+    # one thread, or BLAS on its own threads: the products are NumPy's, with no Python
+    # layer in between (the op modules look threads.matmul up at each call)
+    matmul = _split_matmul if splits_products() else np.matmul
 
 
 def splits_products() -> bool:
     """Whether :func:`matmul` splits products: more than one thread, and BLAS started on
-    one (``OPENBLAS_NUM_THREADS=1``), so that the two never share the cores."""
-    return get_num_threads() > 1 and _env_int("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS",
-                                              "OMP_NUM_THREADS") == 1
+    one (``OPENBLAS_NUM_THREADS=1``), so that the two never share the cores. Read when
+    :func:`set_num_threads` runs."""
+    return _threads > 1 and _env_int("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS",
+                                     "OMP_NUM_THREADS") == 1
 
 
 def _mark_worker():
@@ -185,13 +187,13 @@ def assign(dst, src) -> None:
     split(part, dst.shape[axis], dst.size)
 
 
-def matmul(a, b, out=None):
-    """``np.matmul(a, b, out=out)``, one part per thread when :func:`splits_products`: a 2-D
+def _split_matmul(a, b, out=None):
+    """``threads.matmul``: ``np.matmul(a, b, out=out)``, one part per thread (when
+    :func:`splits_products`; otherwise ``threads.matmul`` is ``np.matmul`` itself): a 2-D
     product along the longer of a's rows and b's columns, a stack of products along the
     stack (the batch of a per-image convolution). Each part is a whole product of its rows
     or columns; the sums over the inner axis are the same."""
-    if (_threads == 1 or type(a) is not np.ndarray or type(b) is not np.ndarray
-            or a.ndim < 2 or b.ndim < 2 or not splits_products()):
+    if type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim < 2 or b.ndim < 2:
         return np.matmul(a, b, out=out)
     stack = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
@@ -214,3 +216,7 @@ def matmul(a, b, out=None):
         length = n
     split(fn, length, macs, MIN_MACS)
     return out
+
+
+matmul = np.matmul
+set_num_threads(_env_int("NEURONA_NUM_THREADS") or 1)

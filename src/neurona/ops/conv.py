@@ -4,6 +4,12 @@ All three rest on the window geometry of :mod:`neurona.ops.geometry`: ``windows`
 read-only strided view ``(N, C, KH, KW, OH, OW)`` of the padded input), ``im2col`` (that
 view copied into contiguous columns) and ``col2im`` (its adjoint, the scatter-add that
 backward needs). Convolution is then one matrix product ``W (C_out, C*KH*KW) @ cols``.
+
+:func:`conv2d` runs one of three Functions, all tested against each other and PyTorch:
+``Conv2d`` (the whole batch's columns side by side, one product), ``Conv2dRows`` (the same
+a block of output rows at a time, for columns over ``COLS_MAX_BYTES``, rebuilt in backward
+instead of kept) and ``Conv2dPerImage`` (one product per image, for large per-image
+products of a C-ordered input).
 """
 
 import numpy as np
@@ -365,15 +371,14 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
     pads = resolve_padding(padding, weight.shape[2:], dilation, stride, op)
     args = (input, weight) if bias is None else (input, weight, bias)
     oh, ow = output_hw(input.shape[2:], pads, weight.shape[2:], stride, dilation, op)
-    macs = weight.shape[0] * weight.shape[1] * weight.shape[2] * weight.shape[3] * oh * ow
-    # per image needs NCHW memory; a previous conv's (batch-last) output stays batch-last
+    c_out, c_in, kh, kw = weight.shape
+    rows_by_positions = c_in * kh * kw * oh * ow                 # K * L
     x = _data(input)
-    per_image = macs >= PER_IMAGE_MIN_MACS and x.flags.c_contiguous
-    cols_bytes = (weight.shape[1] * weight.shape[2] * weight.shape[3] * oh * ow * x.shape[0]
-                  * x.dtype.itemsize)
-    if per_image:
+    # per image needs NCHW memory; a previous conv's (batch-last) output stays batch-last
+    if c_out * rows_by_positions >= PER_IMAGE_MIN_MACS and x.flags.c_contiguous:
         fn = Conv2dPerImage
-    elif cols_bytes > COLS_MAX_BYTES and type(x) is np.ndarray:
+    elif rows_by_positions * x.shape[0] * x.dtype.itemsize > COLS_MAX_BYTES \
+            and type(x) is np.ndarray:
         fn = Conv2dRows
     else:
         fn = Conv2d

@@ -14,11 +14,24 @@ class _Elementwise(Function):
     fresh_grads = True  # every backward here returns g times a local derivative: a new array
 
 
-# The activations of the benchmarked networks (sigmoid, tanh, relu) write into arrays made
-# here and run through threads.chunked: in cache-sized chunks, over the threads, with the
+# The activations of the benchmarked networks (sigmoid, tanh, relu) run their kernel through
+# _elementwise: into new arrays in the first input's memory order (large ones reused from
+# step to step, neurona/buffers.py), shared out over the threads (threads.chunked) with the
 # same values as one whole call.
-def _like(x, dtype=None):
-    return buffers.empty_like(x, dtype)  # x's memory order (a batch-last view stays so)
+def _elementwise(kernel, inputs, *dtypes):
+    """``kernel(*inputs, *outputs)`` into new ``outputs`` like ``inputs[0]``, one per dtype
+    (None: the input's); returns the outputs."""
+    x = inputs[0]
+    if x.size < _POOLED:  # small: NumPy's own arrays, one call, no more Python in between
+        outputs = [np.empty_like(x, dtype=dtype) for dtype in dtypes]
+        kernel(*inputs, *outputs)
+        return outputs
+    outputs = [buffers.empty_like(x, dtype) for dtype in dtypes]
+    threads.chunked(kernel, *inputs, *outputs)
+    return outputs
+
+
+_POOLED = buffers.MIN_BYTES >> 4  # fewer elements than this are never pooled, whatever dtype
 
 __all__ = ["exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu", "leaky_relu"]
 
@@ -72,14 +85,12 @@ class Sigmoid(_Elementwise):
         # 1 / (1 + e^-x), computed in place in one buffer. For x below about -88 (float32)
         # e^-x overflows to inf and the result is 1/inf = 0 (the exact value is below
         # 3e-39, under float32's smallest normal number), so the overflow is harmless.
-        self.out = _like(x)
-        threads.chunked(_sigmoid, x, self.out)
+        self.out, = _elementwise(_sigmoid, (x,), None)
         return self.out
 
     def backward(self, g):
         # s'(x) = s (1 - s), from the saved output s
-        d = _like(self.out)
-        threads.chunked(_sigmoid_grad, self.out, g, d)
+        d, = _elementwise(_sigmoid_grad, (self.out, g), None)
         return d
 
 
@@ -102,14 +113,12 @@ class Tanh(_Elementwise):
         if x.dtype.kind != "f":  # integers: NumPy's choice of float type
             self.out = np.tanh(x)
             return self.out
-        self.out = _like(x)
-        threads.chunked(np.tanh, x, self.out)
+        self.out, = _elementwise(np.tanh, (x,), None)
         return self.out
 
     def backward(self, g):
         # tanh'(x) = 1 - tanh(x)^2, from the saved output (one buffer, as for sigmoid)
-        d = _like(self.out)
-        threads.chunked(_tanh_grad, self.out, g, d)
+        d, = _elementwise(_tanh_grad, (self.out, g), None)
         return d
 
 
@@ -121,14 +130,12 @@ def _tanh_grad(t, g, d):
 
 class ReLU(_Elementwise):
     def forward(self, x):
-        out, self.positive = _like(x), _like(x, bool)
-        threads.chunked(_relu, x, out, self.positive)
+        out, self.positive = _elementwise(_relu, (x,), None, bool)
         return out
 
     def backward(self, g):
         # relu'(x) = 1 for x > 0, else 0 (0 at x = 0, as in PyTorch)
-        d = _like(g, np.result_type(g, self.positive))
-        threads.chunked(np.multiply, g, self.positive, d)
+        d, = _elementwise(np.multiply, (g, self.positive), np.result_type(g, self.positive))
         return d
 
 
