@@ -17,6 +17,7 @@ import json
 import numpy as np
 import pytest
 
+import neurona
 from neurona import Tensor, functional as F, nn
 from neurona.optim import SDLM, sdlm_update
 from neurona.optim.diag_hessian import RULES, diag_gauss_newton
@@ -110,8 +111,12 @@ def test_where_residuals_vanish_the_exact_hessian_diagonal_is_the_sweep():
             assert abs((grads[0] - grads[1]) / (2 * eps) - hp.flat[k]) < 1e-8
 
 
-def test_conv_before_the_loss_matches_brute_force():
+@pytest.mark.parametrize("cols_max", [None, 1])   # whole columns (Conv2d); blocks of rows
+def test_conv_before_the_loss_matches_brute_force(monkeypatch, cols_max):
     # padding, stride 2 and a bias: every output pixel uses each kernel weight once
+    from neurona.ops import conv
+    if cols_max is not None:
+        monkeypatch.setattr(conv, "COLS_MAX_BYTES", cols_max)   # conv2d picks Conv2dRows
     rng = np.random.default_rng(2)
     x = _t(rng.standard_normal((2, 2, 6, 6)))
     w, b = _t(rng.standard_normal((3, 2, 3, 3)), True), _t(rng.standard_normal(3), True)
@@ -120,6 +125,8 @@ def test_conv_before_the_loss_matches_brute_force():
     def net():
         return F.tanh(F.conv2d(x, w, b, stride=2, padding=1))
 
+    expected = conv.Conv2d if cols_max is None else conv.Conv2dRows
+    assert type(F.conv2d(x, w, b, stride=2, padding=1)._ctx) is expected
     got = diag_gauss_newton(F.mse_loss(net(), y), [w, b])
     assert_all_close(got, gn_diag(net, [w, b], mse_curv))
 
@@ -396,6 +403,9 @@ def test_state_dict_round_trip_through_json_and_npz():
 
 def test_sdlm_fits_a_badly_scaled_regression():
     # a badly scaled regression: inputs of scales 1 and 30. SDLM equalizes the steps.
+    # Seeded: the layer's initial weights come from the global generator, whose state would
+    # otherwise depend on the tests run before (2 of 40 seeds end at 0.06, not below 0.05)
+    neurona.manual_seed(0)
     rng = np.random.default_rng(13)
     x = rng.standard_normal((64, 2)) * np.array([1.0, 30.0])
     y = np.tanh(x @ np.array([[0.8], [0.02]]))

@@ -144,7 +144,8 @@ def _squared(ctx):
     return sq
 
 
-@register_rule(linalg.Linear, linalg.MatMul, conv.Conv2d, conv.LocallyConnected2d, arith.Mul)
+@register_rule(linalg.Linear, linalg.MatMul, conv.Conv2d, conv.Conv2dRows, conv.LocallyConnected2d,
+               arith.Mul)
 def _bilinear(ctx, h):
     # y = W x: dE/dx_i = Σ_j W_ji g_j  ->  h_x_i = Σ_j W_ji² h_j, the same sum with W²;
     # dE/dW_ji = Σ_uses x_i g_j  ->  h_W_ji = Σ_uses x_i² h_j, the same sum with x².
