@@ -270,10 +270,13 @@ def in_chunks(rule, param, *args, **kwargs) -> None:
     creates a state array (SGD's first momentum step) must be called directly.
     """
     n = param.size
+    if n < 2 * CHUNK:  # small (every parameter at batch 1 of the 1989 net): one call, first
+        rule(param, *args, **kwargs)
+        return
     sliced = [a for a in (param, *args, *kwargs.values())
               if isinstance(a, np.ndarray) and a.size == n]
-    if (n < 2 * CHUNK or type(param) is not np.ndarray
-            or not all(type(a) is np.ndarray and a.flags.c_contiguous for a in sliced)):
+    if type(param) is not np.ndarray or not all(type(a) is np.ndarray and a.flags.c_contiguous
+                                                for a in sliced):
         rule(param, *args, **kwargs)
         return
 
