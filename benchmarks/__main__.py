@@ -7,7 +7,9 @@ predict-cdnn: its inference on the 10,000 test images).
 Timing: both sides train in this process on the same data, initial weights and batch
 order; repetitions are interleaved (neurona, torch, torch, neurona, ... — who goes first
 alternates so a drift in machine speed hits both alike); each repetition is one epoch
-(cdnn: a fixed number of steps).
+(cdnn: a fixed number of steps). ``--threads N`` pins BLAS's threads (the environment,
+before NumPy loads) and torch's to N, and gives neurona N threads for its own work
+(``neurona.set_num_threads``); the GEMM peaks are measured with BLAS's N threads.
 Peak RSS: one fresh subprocess per side runs one epoch and reports its own ru_maxrss
 (in one process the two sides' memory could not be told apart).
 GEMM floor (benchmarks/gemm.py): the FLOPs of the weighted layers' matrix products in one
