@@ -34,10 +34,12 @@ def test_the_environment_sets_the_first_value(tmp_path):
     import subprocess
     import sys
     code = "import neurona; print(neurona.get_num_threads())"
-    for env, expected in (({"NEURONA_NUM_THREADS": "2"}, "2"), ({}, "1")):
+    for env, expected in (({"NEURONA_NUM_THREADS": "2"}, "2"), ({}, "1"),
+                          ({"NEURONA_NUM_THREADS": "two"}, "1")):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              env={"PATH": "", **env}, check=True)
         assert out.stdout.strip() == expected
+    assert "NEURONA_NUM_THREADS='two' is not a whole number >= 1" in out.stderr
 
 
 def test_split_covers_the_range_in_parts_and_in_order(small_jobs):

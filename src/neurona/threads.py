@@ -10,7 +10,8 @@ are bit for bit those of one thread (``tests/test_threads.py``); only a split ma
 product differs, by rounding, as it does when BLAS splits it over its own threads.
 
 How many threads: :func:`set_num_threads` (PyTorch's name), or ``NEURONA_NUM_THREADS`` in
-the environment (read at first use); 1 otherwise, which leaves the work as it was, with
+the environment (read at import; a value that is not a whole number >= 1 is ignored with
+a warning); 1 otherwise, which leaves the work as it was, with
 BLAS on its own threads for the products. With more than one, neurona also splits the
 matrix products (:func:`matmul`) when BLAS was started on one thread
 (``OPENBLAS_NUM_THREADS=1``); otherwise BLAS keeps them, so that the two never run more
@@ -28,6 +29,7 @@ from __future__ import annotations
 import contextvars
 import os
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -218,5 +220,16 @@ def _split_matmul(a, b, out=None):
     return out
 
 
+def _from_environment() -> int:
+    value = os.environ.get("NEURONA_NUM_THREADS", "").strip()
+    if not value:
+        return 1
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    warnings.warn(f"NEURONA_NUM_THREADS={value!r} is not a whole number >= 1; using 1 thread "
+                  "(set it to e.g. 2, or call neurona.set_num_threads(n))", stacklevel=2)
+    return 1
+
+
 matmul = np.matmul
-set_num_threads(_env_int("NEURONA_NUM_THREADS") or 1)
+set_num_threads(_from_environment())
