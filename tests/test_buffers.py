@@ -117,3 +117,46 @@ def test_empty_like_keeps_the_memory_order_and_is_pooled(pooled):
     again = buffers.empty_like(batch_last)
     assert id(again.base) == base                             # free again: reused
     assert id(buffers.empty_like(batch_last).base) != base    # held by `again`: never
+
+
+def test_relu_backward_writes_over_a_gradient_only_the_engine_owns():
+    """ReLU multiplies g by its mask in place when the engine hands g over (grad_owned):
+    the values stay right, and no array anyone else holds is changed."""
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((4, 6)), requires_grad=True)
+    w = Tensor(rng.standard_normal((5, 6)), requires_grad=True)
+    h = F.linear(x, w)
+    h.retain_grad()
+    z = F.relu(h)
+    z.retain_grad()
+    v = Tensor(rng.standard_normal((2, 5)))
+    F.linear(z, v).sum().backward()        # linear's gradient for z is fresh: owned
+    gz = np.ones((4, 2)) @ v.data
+    mask = (h.data > 0).astype(float)
+    np.testing.assert_allclose(z.grad, gz)             # z's retained grad: not masked
+    np.testing.assert_allclose(h.grad, gz * mask)
+    np.testing.assert_allclose(w.grad, (gz * mask).T @ x.data)
+    # a gradient given by the caller is never written over
+    h2 = F.linear(x, w)
+    given = Tensor(np.ones((4, 5)))
+    F.relu(h2).backward(given)
+    np.testing.assert_array_equal(given.data, np.ones((4, 5)))
+
+
+def test_relu_backward_reuses_an_owned_gradient(monkeypatch):
+    from neurona.ops import unary
+    seen = []
+    inner = unary.ReLU.backward
+
+    def spy(self, g):
+        out = inner(self, g)
+        seen.append((getattr(self, "grad_owned", None), out is g))
+        return out
+
+    monkeypatch.setattr(unary.ReLU, "backward", spy)
+    x = Tensor(np.random.default_rng(1).standard_normal((3, 4)), requires_grad=True)
+    w = Tensor(np.ones((2, 4)), requires_grad=True)
+    (F.linear(F.relu(F.linear(x, Tensor(np.ones((4, 4))))), w) * 1.0).sum().backward()
+    assert seen == [(True, True)]          # linear's fresh gradient: written over
+    F.relu(x).backward(Tensor(np.ones((3, 4))))
+    assert seen[-1] == (False, False)      # the caller's gradient: a new array

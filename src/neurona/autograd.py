@@ -97,12 +97,16 @@ class Function:
     Either may return a NumPy scalar where a ufunc met 0-d arrays (``np.exp`` of a 0-d
     array is an ``np.float64``): ``Tensor._wrap`` and ``backward`` turn it into a 0-d array,
     so tensors and gradients are always arrays. Code that works in place (``out=``) on a
-    ufunc's result must make that an array first (see ``Sigmoid.forward``).
+    ufunc's result must make that an array first (``ops/unary.py`` allocates its outputs
+    before the ufuncs write into them).
 
     The engine sets ``saved_reusable`` before it calls ``backward``: True when the graph is
     not retained, so this is the node's last backward and ``backward`` may overwrite the
     arrays ``forward`` saved (conv2d writes its input gradient's columns into the forward
-    columns' memory). Absent (other callers) means no.
+    columns' memory). It also sets ``grad_owned``: True when ``g`` is the engine's own
+    array (fresh from the Function that made it, nowhere else referred to), which
+    ``backward`` may then overwrite and return as its result (ReLU multiplies g by its mask
+    in place). Absent (other callers) means no, for both.
 
     A subclass whose ``backward`` always returns newly allocated arrays, one per input and
     never ``g`` itself, a view of it or a saved array, may set ``fresh_grads = True``: the
@@ -220,6 +224,7 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
                 continue
         # on a graph's last backward a Function may write into the arrays it saved
         ctx.saved_reusable = not retain_graph
+        ctx.grad_owned = owned
         in_grads = ctx.backward(g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
