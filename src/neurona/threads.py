@@ -222,10 +222,9 @@ def _split_matmul(a, b, out=None):
 
 def _from_environment() -> int:
     value = os.environ.get("NEURONA_NUM_THREADS", "").strip()
-    if not value:
-        return 1
-    if value.isdigit() and int(value) > 0:
-        return int(value)
+    n = _env_int("NEURONA_NUM_THREADS")
+    if n is not None or not value:
+        return n or 1
     warnings.warn(f"NEURONA_NUM_THREADS={value!r} is not a whole number >= 1; using 1 thread "
                   "(set it to e.g. 2, or call neurona.set_num_threads(n))", stacklevel=2)
     return 1

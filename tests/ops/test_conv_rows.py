@@ -69,7 +69,7 @@ def test_blocks_of_rows_agree_with_whole_columns_in_float32_and_skip_unwanted_gr
     np.testing.assert_allclose(no_x[3], whole[3], rtol=1e-5, atol=1e-5)
 
 
-def test_conv2d_picks_rows_only_for_large_host_columns(monkeypatch):
+def test_conv2d_picks_rows_only_for_columns_over_the_limit(monkeypatch):
     x = Tensor(np.zeros((2, 3, 8, 8), np.float32))
     w = Tensor(np.zeros((4, 3, 3, 3), np.float32))
     cols = 3 * 9 * 6 * 6 * 2 * 4                       # K * L * N * 4 bytes

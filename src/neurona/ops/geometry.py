@@ -234,7 +234,6 @@ def col2im(cols, in_shape, pads, stride, dilation, batch_last=False):
     no gradient).
     """
     n, c, h, w = in_shape
-    (sh, sw), (dh, dw) = stride, dilation
     (top, bottom), (left, right) = pads
     lead = 1 if batch_last else 2
     kh, kw, oh, ow = cols.shape[lead:lead + 4]

@@ -22,7 +22,8 @@ def _elementwise(kernel, inputs, *dtypes):
     """``kernel(*inputs, *outputs)`` into new ``outputs`` like ``inputs[0]``, one per dtype
     (None: the input's); returns the outputs."""
     x = inputs[0]
-    if x.size < _POOLED:  # small: NumPy's own arrays, one call, no more Python in between
+    if x.size < buffers.MIN_BYTES >> 4:  # never pooled, whatever the dtype: NumPy's own
+        # arrays, one call, no more Python in between
         outputs = [np.empty_like(x, dtype=dtype) for dtype in dtypes]
         kernel(*inputs, *outputs)
         return outputs
@@ -30,8 +31,6 @@ def _elementwise(kernel, inputs, *dtypes):
     threads.chunked(kernel, *inputs, *outputs)
     return outputs
 
-
-_POOLED = buffers.MIN_BYTES >> 4  # fewer elements than this are never pooled, whatever dtype
 
 __all__ = ["exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu", "leaky_relu"]
 
