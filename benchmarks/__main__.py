@@ -1,5 +1,5 @@
 """Runner: ``python -m benchmarks run WORKLOAD [--vs torch] [--quick] [--reps N]
-[--threads 1|2] [--json FILE] [--no-rss]``.
+[--threads 1|2] [--blas-core env|native|NAME] [--json FILE] [--no-rss]``.
 
 WORKLOAD is one of mlp, mlp-modern, lenet5, lecun1989, lecun1989-fullbatch, predict, cdnn,
 predict-cdnn, all (cdnn: the slides' CDNN, 64 RMSprop steps of batch 256 per repetition;
@@ -16,6 +16,10 @@ GEMM floor (benchmarks/gemm.py): the FLOPs of the weighted layers' matrix produc
 repetition, each at the float32 np.matmul speed measured at its own shape in this process
 (with its BLAS threads) before the timed repetitions; "fraction of floor" = floor / a
 side's median time.
+Kernels: OpenBLAS picks its kernel set from the CPU unless OPENBLAS_CORETYPE names one (a
+machine whose environment says Haswell gets AVX2 kernels on an AVX-512 CPU, while torch's
+oneDNN/MKL pick their own); the header prints both sides' kernels, and ``--blas-core
+native`` removes the variable for this run.
 """
 
 from __future__ import annotations
@@ -227,6 +231,10 @@ def main(argv=None):
     r.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                    help="cuda: neurona on CuPy against PyTorch on CUDA (needs a GPU and "
                         "neurona[gpu])")
+    r.add_argument("--blas-core", default="env", metavar="env|native|NAME",
+                   help="OpenBLAS's kernels: env (default) keeps OPENBLAS_CORETYPE as set, "
+                        "native unsets it so OpenBLAS detects the CPU, NAME forces one "
+                        "(Haswell, SkylakeX, ...); the peak-RSS children inherit it")
     r.add_argument("--no-rss", action="store_true", help="skip the peak-RSS subprocesses "
                    "(always skipped with --quick)")
     c = sub.add_parser("_rss", help=argparse.SUPPRESS)
@@ -237,6 +245,7 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     common.pin_threads(args.threads)  # before NumPy is imported
+    common.set_blas_core(getattr(args, "blas_core", "env"))
     import neurona
     neurona.tune_malloc()  # as the CLI does (NEURONA_MALLOC_TUNING=0: measure without it)
     # neurona's own threads: with more than one, it splits the products and BLAS runs on one
@@ -256,13 +265,22 @@ def main(argv=None):
         env["torch"] = torch.__version__
         env["torch_num_threads"] = set_torch_threads(args.threads)
         env["torch_config"] = torch.__config__.parallel_info().splitlines()[:6]
+        env["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     env["gemm_peak_gflops"] = matmul_peak_gflops()
     print(f"neurona benchmarks  python {env['python']}  numpy {env['numpy']}"
           + (f"  torch {env['torch']} (CPU, torch.get_num_threads() = {env['torch_num_threads']})"
              if vs_torch else ""))
-    print(f"threads: {', '.join(f'{k}={v}' for k, v in env['blas']['env'].items())}")
+    print(f"environment: {', '.join(f'{k}={v}' for k, v in env['blas']['env'].items())}")
     for pool in env["blas"].get("pools", []):
         print(f"BLAS: {pool}")
+        forced = env["blas"]["env"][common.CORE_VAR]
+        if pool.get("internal_api") == "openblas":
+            print(f"OpenBLAS kernels: {pool.get('architecture')} ("
+                  + (f"forced by {common.CORE_VAR}={forced}; --blas-core native lets OpenBLAS "
+                     "detect the CPU" if forced else "detected from the CPU") + ")")
+    if vs_torch:
+        print(f"torch CPU kernels: {env['torch_cpu_capability']} (its own, whatever "
+              f"{common.CORE_VAR} says)")
     if "numpy_blas" in env["blas"]:
         print(f"BLAS: {env['blas']['numpy_blas']}")
     print(f"float32 GEMM peak (1024^3, NumPy): {env['gemm_peak_gflops']:.0f} GFLOP/s")

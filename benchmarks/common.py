@@ -10,6 +10,21 @@ import sys
 import time
 
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+CORE_VAR = "OPENBLAS_CORETYPE"  # forces OpenBLAS's kernels (read once, when NumPy loads it)
+
+
+def set_blas_core(core: str) -> None:
+    """``env``: leave OPENBLAS_CORETYPE as the environment has it; ``native``: remove it, so
+    OpenBLAS picks its kernels from the CPU; any other value: OpenBLAS's name for a kernel
+    set (Haswell, SkylakeX, ...). Only before NumPy is imported; child processes inherit it."""
+    if core == "env":
+        return
+    if "numpy" in sys.modules:
+        raise RuntimeError("set_blas_core must run before NumPy is imported")
+    if core == "native":
+        os.environ.pop(CORE_VAR, None)
+    else:
+        os.environ[CORE_VAR] = core
 
 
 def pin_threads(n: int | None) -> None:
@@ -42,7 +57,7 @@ def blas_threads():
 
 def blas_info() -> dict:
     """The BLAS NumPy uses and its thread count (threadpoolctl if installed)."""
-    info = {"env": {v: os.environ.get(v) for v in THREAD_VARS}}
+    info = {"env": {v: os.environ.get(v) for v in THREAD_VARS + (CORE_VAR,)}}
     try:
         import threadpoolctl
         info["pools"] = [{k: p.get(k) for k in ("internal_api", "version", "num_threads",

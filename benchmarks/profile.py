@@ -87,15 +87,20 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="the workload's quick data")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--blas-core", default="env", metavar="env|native|NAME",
+                        help="OpenBLAS's kernels, as for python -m benchmarks run")
     args = parser.parse_args(argv)
     common.pin_threads(args.threads)
+    common.set_blas_core(args.blas_core)
     import neurona
     neurona.tune_malloc()
     neurona.set_num_threads(args.threads)  # neurona's threads; BLAS then runs on one
     cls = workload_classes(args.workload)[0]
     per_step, rows = profile(cls, args.steps, quick=args.quick)
+    core = next((p["architecture"] for p in common.blas_info().get("pools", [])
+                 if p.get("internal_api") == "openblas"), "?")
     print(f"{args.workload}: {per_step:.3f} ms per step over {args.steps} steps "
-          f"({args.threads} BLAS thread(s))")
+          f"({args.threads} BLAS thread(s), OpenBLAS {core} kernels)")
     for label, ms in rows:
         if ms >= 0.005 * per_step:
             print(f"  {label:32s} {ms:9.3f} ms  {100 * ms / per_step:5.1f}%")

@@ -103,10 +103,28 @@ def _windows_by_loops(x, kernel, stride, pads, dilation):
     return out
 
 
+def _in_memory(x, memory):
+    """x (N, C, H, W) with the same values, laid out as ``memory`` says."""
+    if memory == "batch-last":   # as a convolution's output
+        return np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    if memory == "strided":      # neither layout: a slice of a larger array
+        wide = np.zeros(x.shape[:3] + (2 * x.shape[3],))
+        wide[..., ::2] = x
+        return wide[..., ::2]
+    return x
+
+
+@pytest.mark.parametrize("memory", ["nchw", "batch-last", "strided"])
+@pytest.mark.parametrize("gather", [True, False], ids=["gather", "copy"])
 @pytest.mark.parametrize("shape, kernel, stride, pads, dilation", CONFIGS)
-def test_windows_and_im2col_follow_the_formula(shape, kernel, stride, pads, dilation):
+def test_windows_and_im2col_follow_the_formula(shape, kernel, stride, pads, dilation, gather,
+                                               memory, monkeypatch):
+    # both ways of making columns: small ones gathered through a cached index (_gather),
+    # the others copied from the windows' view of a padded buffer
+    monkeypatch.setattr(G, "GATHER_MAX", G.GATHER_MAX if gather else 0)
     x = np.random.default_rng(0).standard_normal(shape)
     expected = _windows_by_loops(x, kernel, stride, pads, dilation)
+    x = _in_memory(x, memory)
     out_hw = expected.shape[4:]
     np.testing.assert_array_equal(G.windows(G.pad(x, pads), kernel, stride, dilation, out_hw),
                                   expected)
@@ -114,8 +132,10 @@ def test_windows_and_im2col_follow_the_formula(shape, kernel, stride, pads, dila
     cols = G.im2col(x, pads, kernel, stride, dilation, out_hw)
     np.testing.assert_array_equal(cols, expected.reshape(n, c * kh * kw, oh * ow))
     batch = G.im2col(x, pads, kernel, stride, dilation, out_hw, batch_last=True)
-    np.testing.assert_array_equal(batch, expected.transpose(1, 2, 3, 4, 5, 0).reshape(
-        c * kh * kw, oh * ow * n))
+    last = expected.transpose(1, 2, 3, 4, 5, 0).reshape(c * kh * kw, oh * ow * n)
+    np.testing.assert_array_equal(batch, last)
+    ones = G.im2col(x, pads, kernel, stride, dilation, out_hw, batch_last=True, ones_row=True)
+    np.testing.assert_array_equal(ones, np.vstack([last, np.ones((1, last.shape[1]))]))
 
 
 @pytest.mark.parametrize("shape, kernel, stride, pads, dilation", CONFIGS)

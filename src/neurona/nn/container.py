@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from ..autograd import is_grad_enabled
+from .activation import ReLU
+from .conv import Conv2d
 from .module import Module
 
 __all__ = ["Sequential", "ModuleList"]
@@ -17,6 +20,15 @@ def _index(i: int, n: int, owner: str) -> int:
     return i % n
 
 
+def _conv_relu(layer, nxt) -> bool:
+    """A plain Conv2d directly followed by a ReLU, neither with forward hooks nor a
+    forward of its own: inference may run the two as one op (ops/conv.py, ``relu=True``),
+    which skips a pass over the convolution's output and the pre-activation array."""
+    return (type(nxt) is ReLU and isinstance(layer, Conv2d)
+            and type(layer).forward is Conv2d.forward
+            and not layer.__dict__.get("_forward_hooks") and not nxt.__dict__.get("_forward_hooks"))
+
+
 class Sequential(Module):
     """Layers applied one after another: ``Sequential(nn.Linear(784, 400), nn.ReLU(), ...)``.
 
@@ -24,7 +36,8 @@ class Sequential(Module):
     ``model = Sequential(); model.add(nn.Linear(784, 400))``. Layers are named "0", "1", ...
     (or by the dict's keys); ``model[0]``, ``model[1:]`` (a new Sequential), ``len(model)``
     and iteration work as in PyTorch. An exception raised inside a layer gets a note saying
-    which layer it was.
+    which layer it was. Under ``no_grad`` a Conv2d directly followed by a ReLU runs as one
+    op (the same numbers, one pass over the output less; see ``_conv_relu``).
     """
 
     def __init__(self, *layers):
@@ -80,12 +93,21 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def forward(self, input):
-        for name, layer in self._modules.items():
+        layers = list(self._modules.items())
+        fuse = not is_grad_enabled()  # no graph: what no one sees may be done in one op
+        i = 0
+        while i < len(layers):
+            name, layer = layers[i]
             try:
+                if fuse and i + 1 < len(layers) and _conv_relu(layer, layers[i + 1][1]):
+                    input = layer._forward_relu(input)  # bit for bit relu(conv(input))
+                    i += 2
+                    continue
                 input = layer(input)
             except Exception as err:
                 err.add_note(f"(raised in layer '{name}' of Sequential: {layer._describe()})")
                 raise
+            i += 1
         return input
 
 

@@ -180,7 +180,10 @@ class Conv2d(Module):
             in_hw, self._pads, self.kernel_size, self.stride, self.dilation))
 
     def forward(self, input):
-        shape = input.shape
+        self._check_input(input.shape)
+        return self._conv(input, self.weight, self.bias)
+
+    def _check_input(self, shape):
         if len(shape) != 4 or shape[1] != self.in_channels:
             raise self._shape_error(f"input of shape (N, {self.in_channels}, H, W)", shape)
         if min(self._output_hw(shape[2:])) < 1:
@@ -190,7 +193,15 @@ class Conv2d(Module):
             raise self._shape_error(f"input of shape (N, {self.in_channels}, "
                                     f"{self.input_size[0]}, {self.input_size[1]}) "
                                     "(bias='per_unit' fixes the input size)", shape)
-        return self._conv(input, self.weight, self.bias)
+
+    def _forward_relu(self, input):
+        """``relu(self(input))`` in one op, for inference (``Sequential`` under no_grad):
+        max(0, y) is applied to each block of the product as it is made."""
+        if self.per_unit_bias or self.connection_table is not None:
+            return F.relu(self(input))
+        self._check_input(input.shape)
+        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding,
+                        self.dilation, relu=True)
 
     def _conv(self, input, weight, bias):
         """The forward pass with explicit parameters (also what gradcheck differentiates)."""

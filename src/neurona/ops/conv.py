@@ -15,7 +15,7 @@ products of a C-ordered input).
 import numpy as np
 
 from .. import backend as _dev, buffers, threads
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from .linalg import check_dtypes
 from .shape import _data
 from .geometry import check_4d, col2im, col2im_add, im2col, im2col_rows, output_hw, pad, \
@@ -100,7 +100,8 @@ class Conv2d(Function):
 
     fresh_grads = True
 
-    def forward(self, x, w, b=None, stride=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1)):
+    def forward(self, x, w, b=None, stride=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1),
+                relu=False):
         n, c_in, h, wd = x.shape
         c_out, _, kh, kw = w.shape
         oh, ow = output_hw((h, wd), pads, (kh, kw), stride, dilation, "conv2d")
@@ -111,6 +112,8 @@ class Conv2d(Function):
         if has_bias:  # [W2 | b] @ [cols; 1] = W2 @ cols + b: no separate pass over Y
             w2 = np.concatenate([w2, b[:, None]], axis=1)
         y = _small_times_wide(w2, cols)                                # (C_out, L*N)
+        if relu:  # inference only (conv2d checks): nothing keeps the pre-activation
+            np.maximum(y, 0, out=y)
         self.cols, self.w, self.x_shape, self.has_bias = cols, w, x.shape, has_bias
         self.geometry = (pads, (kh, kw), stride, dilation)
         # (N, C_out, OH, OW) as a view: batch-last memory, which the next layer reads as it
@@ -169,7 +172,8 @@ class Conv2dRows(Function):
 
     fresh_grads = True
 
-    def forward(self, x, w, b=None, stride=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1)):
+    def forward(self, x, w, b=None, stride=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1),
+                relu=False):
         n = x.shape[0]
         c_out, _, kh, kw = w.shape
         oh, ow = output_hw(x.shape[2:], pads, (kh, kw), stride, dilation, "conv2d")
@@ -180,7 +184,9 @@ class Conv2dRows(Function):
             w2 = np.concatenate([w2, b[:, None]], axis=1)
         y = np.empty((c_out, oh * ow * n), dtype=np.result_type(w2, x))
         for (i0, i1), cols in self._blocks():
-            _small_times_wide(w2, cols, out=y[:, i0 * ow * n:i1 * ow * n])
+            block = _small_times_wide(w2, cols, out=y[:, i0 * ow * n:i1 * ow * n])
+            if relu:  # inference only: max(0, y) while the block is still in cache
+                np.maximum(block, 0, out=block)
         return y.reshape(c_out, oh, ow, n).transpose(3, 0, 1, 2)  # batch-last, as Conv2d
 
     def _blocks(self):
@@ -245,7 +251,8 @@ class Conv2dPerImage(Function):
 
     fresh_grads = True
 
-    def forward(self, x, w, b=None, stride=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1)):
+    def forward(self, x, w, b=None, stride=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1),
+                relu=False):
         n, c_in, h, wd = x.shape
         c_out, _, kh, kw = w.shape
         oh, ow = output_hw((h, wd), pads, (kh, kw), stride, dilation, "conv2d")
@@ -253,6 +260,8 @@ class Conv2dPerImage(Function):
         y = threads.matmul(w.reshape(c_out, -1), cols)                        # (N, C_out, L)
         if b is not None:
             y += b[:, None]
+        if relu:  # inference only, as in Conv2d
+            np.maximum(y, 0, out=y)
         self.cols, self.w, self.x_shape, self.has_bias = cols, w, x.shape, b is not None
         self.geometry = (pads, (kh, kw), stride, dilation)
         return y.reshape(n, c_out, oh, ow)
@@ -338,7 +347,7 @@ class LocallyConnected2d(Function):
 
 
 # ---- public functions ----------------------------------------------------------------
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, *, relu=False):
     """2-D convolution (cross-correlation, as in PyTorch) of a batch of images.
 
     Shapes: input (N, C_in, H, W), weight (C_out, C_in, KH, KW), bias (C_out,) or None
@@ -354,8 +363,17 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
             size; stride 1 only; for an even kernel the extra row/column of zeros goes to
             the bottom/right, as in PyTorch) or ``'full'`` (``D*(K-1)`` on every side:
             output ``I + K - 1`` for D=1).
+        relu: ``True`` returns ``max(0, y)``, applied to each block of the output as its
+            product is made (no separate pass over it, no pre-activation array): for
+            inference only, so it refuses to record a graph (``nn.Sequential`` uses it
+            under ``no_grad`` for a Conv2d followed by a ReLU). When training, write
+            ``relu(conv2d(...))``: the graph then keeps both steps.
     """
     op = "conv2d"
+    if relu and is_grad_enabled() and any(
+            getattr(t, "requires_grad", False) for t in (input, weight, bias)):
+        raise ValueError("conv2d(relu=True) is for inference and records no graph; under "
+                         "autograd write relu(conv2d(...)), or run it inside no_grad()")
     check_4d(input, op)
     check_4d(weight, op, "weight")
     if input.shape[1] != weight.shape[1]:
@@ -382,7 +400,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
         fn = Conv2dRows
     else:
         fn = Conv2d
-    return fn.apply(*args, stride=stride, pads=pads, dilation=dilation)
+    return fn.apply(*args, stride=stride, pads=pads, dilation=dilation, relu=relu)
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
