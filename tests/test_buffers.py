@@ -7,6 +7,7 @@ import pytest
 
 import neurona.functional as F
 from neurona import Tensor, buffers
+from neurona.ops import geometry
 
 
 @pytest.fixture
@@ -83,8 +84,10 @@ def test_a_retained_graph_keeps_its_columns_while_other_steps_run(monkeypatch):
 
 def test_the_last_backward_writes_the_input_gradient_into_the_spent_columns(monkeypatch):
     # without retain_graph the columns' memory takes their gradient: no second array of
-    # that size (the CDNN's conv2: 170 MB less at the peak), and the same gradients
+    # that size (the CDNN's conv2: 170 MB less at the peak), and the same gradients;
+    # columns this small are gathered into an array of their own unless told otherwise
     monkeypatch.setattr(buffers, "MIN_BYTES", 0)
+    monkeypatch.setattr(geometry, "GATHER_MAX", 0)
     rng = np.random.default_rng(3)
     arrays = [rng.standard_normal(s).astype(np.float32)
               for s in ((4, 2, 7, 7), (3, 2, 3, 3), (3,))]
