@@ -245,20 +245,22 @@ def _gather(x, pads, kernel, stride, dilation, out_hw, batch_last, ones_row):
 @lru_cache(maxsize=64)
 def _gather_index(shape, memory, pads, kernel, stride, dilation, out_hw, batch_last):
     """For each entry of im2col's columns, where its pixel lies in ``x``'s memory (``nchw``
-    or ``chwn`` order), or ``x.size`` (the zero after it) for a padded pixel: the windows of
-    a padded array of positions. Read-only, cached per geometry."""
+    or ``chwn`` order), or ``x.size`` (the zero after it) for a padded pixel: col2im's
+    scatter index (the windows' geometry, written once) looked up in a map from padded
+    pixels to memory. Read-only, cached per geometry."""
     n, c, h, w = shape
     (top, bottom), (left, right) = pads
-    if memory == "nchw":
-        where = np.arange(n * c * h * w, dtype=np.intp).reshape(n, c, h, w)
-    else:
-        where = np.arange(n * c * h * w, dtype=np.intp).reshape(c, h, w, n).transpose(3, 0, 1, 2)
-    padded = np.full((n, c, h + top + bottom, w + left + right), n * c * h * w, dtype=np.intp)
-    padded[:, :, top:top + h, left:left + w] = where
+    hp, wp = h + top + bottom, w + left + right
+    where = np.arange(n * c * h * w, dtype=np.intp)
+    where = where.reshape(n, c, h, w) if memory == "nchw" else \
+        where.reshape(c, h, w, n).transpose(3, 0, 1, 2)
+    lookup = np.full((n, c, hp, wp), n * c * h * w, dtype=np.intp)
+    lookup[:, :, top:top + h, left:left + w] = where
+    padded = (c, hp, wp, n) if batch_last else (n, c, hp, wp)
     if batch_last:
-        padded = np.ascontiguousarray(padded.transpose(1, 2, 3, 0))
-    index = np.ascontiguousarray(windows(padded, kernel, stride, dilation, out_hw,
-                                         batch_last)).ravel()
+        lookup = lookup.transpose(1, 2, 3, 0)
+    index = np.ascontiguousarray(lookup).ravel()[
+        _scatter_index(padded, kernel, stride, dilation, out_hw, batch_last)]
     index.flags.writeable = False
     return index
 
