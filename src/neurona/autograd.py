@@ -10,11 +10,18 @@ keeps whatever ``forward`` saved for the backward pass.
 from the root to the leaves calling each node's ``backward`` exactly once with the sum
 of the gradients flowing into it, accumulates into ``.grad`` of leaves, and frees each
 node's saved arrays as soon as it has been used (unless ``retain_graph=True``).
+
+Memory: the graph holds its intermediate tensors (``ctx.parents``), which ``viz.graph``
+draws with their values. A backward that frees the graph first lets go of the arrays of
+those that nothing outside the graph refers to (:func:`_release_arrays`), drops each
+tensor as soon as its node is done, and hands each Function its gradient to overwrite when
+it is the engine's own (``grad_owned``), so that a step holds about what PyTorch's does.
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 
 import numpy as np
@@ -111,11 +118,14 @@ class Function:
     A subclass whose ``backward`` always returns newly allocated arrays, one per input and
     never ``g`` itself, a view of it or a saved array, may set ``fresh_grads = True``: the
     engine then owns those arrays and may add into them in place (or keep one as a leaf's
-    ``.grad``) instead of copying.
+    ``.grad``) instead of copying. A one-input subclass whose ``backward`` returns a view of
+    ``g`` (reshape, permute) or a new array may set ``grad_view = True``: its result is then
+    the engine's whenever ``g`` was, so that the ReLU before a Flatten still works in place.
     """
 
     __slots__ = ("parents", "needs_input_grad", "__dict__")
     fresh_grads = False
+    grad_view = False
 
     @classmethod
     def apply(cls, *inputs, **options):
@@ -207,9 +217,13 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
             raise ValueError(f"backward(grad=...) needs shape {root.shape}, got {grad.shape}")
 
     order = _toposort(root)
+    if not retain_graph:
+        _release_arrays(order, root)
+    order.reverse()  # pop() takes the root first: a tensor leaves the list once it is done
     # id(tensor) -> [gradient array, whether we own it (may add into it in place)]
     grads = {id(root): [grad, False]}
-    for node in order:
+    while order:
+        node = order.pop()
         entry = grads.pop(id(node), None)
         if entry is None:
             continue
@@ -222,27 +236,71 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
             _accumulate_leaf(node, g, owned and ctx is None)
             if ctx is None:
                 continue
+        node = None  # the graph's last use of this tensor (see _release_arrays)
         # on a graph's last backward a Function may write into the arrays it saved
         ctx.saved_reusable = not retain_graph
         ctx.grad_owned = owned
         in_grads = ctx.backward(g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
-        fresh = ctx.fresh_grads
-        for parent, need, pg in zip(ctx.parents, ctx.needs_input_grad, in_grads):
-            if not need or pg is None:
-                continue
-            slot = grads.get(id(parent))
-            if slot is None:
-                grads[id(parent)] = [pg, fresh]
-            elif slot[1]:
-                slot[0] += pg
-            else:
-                slot[0] = slot[0] + pg
-                slot[1] = True
+        _pass_on(grads, ctx, in_grads, ctx.fresh_grads or (owned and ctx.grad_view))
         if not retain_graph:
             ctx.parents = None
             ctx.__dict__.clear()
+
+
+RELEASE_MIN_BYTES = 1 << 20  # smaller arrays are not worth the reference counting
+
+
+def _release_arrays(order, root) -> None:
+    """Let go of the arrays of intermediate tensors that only the graph refers to.
+
+    A graph holds every intermediate Tensor (its consumers' ``ctx.parents``), but backward
+    never reads their ``.data``: each Function saved what its own backward needs (ReLU its
+    output, Conv2d its input). So a convolution's output stays alive beside the ReLU's that
+    follows it, which PyTorch, whose graph holds no tensors, frees (the slides' CDNN: 60 MB
+    of its peak). Before a backward that frees the graph (no ``retain_graph``), every
+    non-leaf, non-retained tensor of at least ``RELEASE_MIN_BYTES`` that nothing outside
+    the graph refers to gets ``.data = None``: CPython's reference count tells, as for
+    ``neurona/buffers.py``, counted against a probe in the same loop so that the
+    interpreter's own references cancel out. A tensor the user still holds keeps its
+    array; nobody else can see the difference (the graph is freed after this backward, and
+    ``viz.graph`` refuses a freed graph).
+    """
+    big = [t for t in order if t._ctx is not None and t is not root
+           and not t._retains_grad and getattr(t.data, "nbytes", 0) >= RELEASE_MIN_BYTES]
+    if not big:
+        return
+    uses = dict.fromkeys(map(id, big), 0)   # references from the graph's parents tuples
+    for t in order:
+        ctx = t._ctx
+        if ctx is not None:
+            for p in ctx.parents:
+                if id(p) in uses:
+                    uses[id(p)] += 1
+    big.append(object())  # a probe that only ``big`` and the loop refer to: the baseline
+    counts = [sys.getrefcount(t) for t in big]
+    base = counts.pop()
+    big.pop()
+    for t, count in zip(big, counts):
+        if count == base + uses[id(t)] + 1:  # + 1: ``order`` holds it too
+            t.data = None
+
+
+def _pass_on(grads, ctx, in_grads, fresh):
+    """Add each input's gradient into ``grads`` (a function of its own, so that no local
+    name keeps the last parent tensor alive through the next node's backward)."""
+    for parent, need, pg in zip(ctx.parents, ctx.needs_input_grad, in_grads):
+        if not need or pg is None:
+            continue
+        slot = grads.get(id(parent))
+        if slot is None:
+            grads[id(parent)] = [pg, fresh]
+        elif slot[1]:
+            slot[0] += pg
+        else:
+            slot[0] = slot[0] + pg
+            slot[1] = True
 
 
 def _accumulate_leaf(t, g, owned):

@@ -35,10 +35,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 __all__ = ["get_num_threads", "set_num_threads", "splits_products", "split", "chunked",
-           "assign", "matmul", "flat", "MIN_PARALLEL", "MIN_MACS"]
+           "assign", "matmul", "flat", "MIN_PARALLEL", "MIN_MACS", "BLOCK"]
 
 MIN_PARALLEL = 1 << 20  # elements: below this a job runs whole, in the calling thread
 MIN_MACS = 1 << 25      # multiply-adds: a smaller matrix product runs whole
+BLOCK = 1 << 16         # elements: chunked runs its kernel on blocks of this many
 
 _lock = threading.Lock()
 _local = threading.local()   # .worker is True inside the pool's threads
@@ -148,21 +149,32 @@ def _layout(a):
 
 def chunked(kernel, *arrays) -> None:
     """``kernel(*arrays)``, an element-wise computation that writes its results into some
-    of ``arrays`` (``out=``), run on one consecutive part of every array per thread.
+    of ``arrays`` (``out=``), run on one consecutive part of every array per thread, and
+    within a part on blocks of ``BLOCK`` elements: a kernel's temporaries (ReLU's mask,
+    tanh's 1 - t^2) are then the size of a block, in cache, never of the array.
 
-    The arrays must have one shape and one memory layout (``flat``); otherwise, on one
-    thread, and for small, 0-d or non-NumPy arrays, ``kernel`` runs once on the arrays as
-    they are. Per element the arithmetic is the same either way.
+    The arrays must have one shape and one memory layout (``flat``); otherwise, and for
+    small, 0-d or non-NumPy arrays, ``kernel`` runs once on the arrays as they are. Per
+    element the arithmetic is the same either way.
     """
     first = arrays[0]
-    if _threads == 1 or type(first) is not np.ndarray or first.size < 2 * MIN_PARALLEL:
+    if type(first) is not np.ndarray or first.size < 2 * BLOCK:
         kernel(*arrays)  # the common case, first: no more Python than that
         return
     views = [flat(a) for a in arrays]
     if any(v is None for v in views) or any(_layout(a) != _layout(first) for a in arrays):
         kernel(*arrays)
         return
-    split(lambda start, stop: kernel(*(v[start:stop] for v in views)), first.size, first.size)
+
+    def part(start, stop):
+        for a in range(start, stop, BLOCK):
+            b = min(stop, a + BLOCK)
+            kernel(*(v[a:b] for v in views))
+
+    if _threads == 1 or first.size < 2 * MIN_PARALLEL:
+        part(0, first.size)
+    else:
+        split(part, first.size, first.size)
 
 
 def split_axis(shape) -> int:

@@ -87,3 +87,37 @@ def test_blocks_of_rows_pass_gradcheck(monkeypatch):
     x, w, b = rng.standard_normal((2, 2, 6, 5)), rng.standard_normal((3, 2, 3, 2)), \
         rng.standard_normal(3)
     assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=1), [x, w, b])
+
+
+@pytest.mark.parametrize("padding, oh", [((1, 0), 7), (0, 5)])  # groups padded / views
+def test_a_row_too_large_is_cut_into_groups_of_images(monkeypatch, padding, oh):
+    """One output row of the whole batch over the limit: blocks of one row of 2 images (the
+    last group a single image), a group's rows one after the other, still give PyTorch's
+    values and gradients; no block's columns are wider than 2 images' row."""
+    n, c, h, w, co = 5, 3, 7, 6, 4
+    k = c * 3 * 3 + 1                                   # the bias's row of ones
+    per_image_row = k * 4 * 8                           # OW = 4, float64
+    monkeypatch.setattr(conv, "COLS_MAX_BYTES", 2 * per_image_row + 7)
+    monkeypatch.setattr(conv, "ROW_MAX_BYTES", 2 * per_image_row + 7)
+    rng = np.random.default_rng(5)
+    arrays = {"x": rng.standard_normal((n, c, h, w)), "w": rng.standard_normal((co, c, 3, 3)),
+              "b": rng.standard_normal(co)}
+    ours = {key: Tensor(v, requires_grad=True) for key, v in arrays.items()}
+    theirs = {key: torch.tensor(v, requires_grad=True) for key, v in arrays.items()}
+    y = F.conv2d(ours["x"], ours["w"], ours["b"], padding=padding)
+    assert type(y._ctx) is conv.Conv2dRows
+    blocks = [(r, i, cols.shape) for r, i, cols in y._ctx._blocks()]
+    groups = [i for _, i, _ in blocks]
+    assert sorted(set(groups)) == [(0, 2), (2, 4), (4, 5)] and groups == sorted(groups)
+    assert len(blocks) == 3 * oh                        # every output row of every group
+    monkeypatch.setattr(conv, "ROW_MAX_BYTES", n * per_image_row)   # a row: one block
+    assert [i for _, i, _ in y._ctx._blocks()] == [(0, n)] * oh
+    assert all(shape[1] <= 2 * 4 for _, _, shape in blocks)
+    ref = torch.nn.functional.conv2d(theirs["x"], theirs["w"], theirs["b"], padding=padding)
+    g = rng.standard_normal(y.shape)
+    (y * Tensor(g)).sum().backward()
+    (ref * torch.from_numpy(g)).sum().backward()
+    np.testing.assert_allclose(y.data, ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for key in arrays:
+        np.testing.assert_allclose(ours[key].grad, theirs[key].grad.numpy(), rtol=1e-11,
+                                   atol=1e-11, err_msg=key)

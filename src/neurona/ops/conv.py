@@ -154,11 +154,17 @@ class Conv2d(Function):
 # blocks of at most 1, 2, 4, 8, 16, 64 MB against whole columns): 4 MB ran 286-310 ms against
 # 317-318 ms (whole), 16 MB 296-328 ms, 64 MB 323-356 ms; peak RSS 557 MB against 725 MB.
 COLS_MAX_BYTES = 4 << 20
+# One output row of the whole batch stays one block up to this size (the CDNN's conv2: 7 MB,
+# whose backward ran 80 ms so against 98 ms in groups of 151 images); a larger one (the
+# 1989 net's full batch of 7,291: 35 MB) is cut into groups of images.
+ROW_MAX_BYTES = 16 << 20
 
 
 class Conv2dRows(Function):
-    """:class:`Conv2d`'s batch-last convolution a block of output rows at a time, so that
-    its columns are never whole. For the block of rows i0..i1 (columns B of Y):
+    """:class:`Conv2d`'s batch-last convolution a block at a time, so that its columns are
+    never whole. A block is a group of output rows i0..i1 of the whole batch or, when one
+    row's columns alone are over the limit (a full batch of thousands), one output row of a
+    group of images n0..n1. For a block B (its columns of Y):
 
         Y[:, B]         = [W2 | b] @ [cols_B; 1]
         dL/d[W2 | b]    = sum over the blocks of G[:, B] @ [cols_B; 1]^T
@@ -182,44 +188,83 @@ class Conv2dRows(Function):
         w2 = w.reshape(c_out, -1)
         if b is not None:  # [W2 | b] @ [cols; 1], as in Conv2d
             w2 = np.concatenate([w2, b[:, None]], axis=1)
-        y = np.empty((c_out, oh * ow * n), dtype=np.result_type(w2, x))
-        for (i0, i1), cols in self._blocks():
-            block = _small_times_wide(w2, cols, out=y[:, i0 * ow * n:i1 * ow * n])
+        y = np.empty((c_out, oh, ow, n), dtype=np.result_type(w2, x))
+        part = None
+        for (i0, i1), (n0, n1), cols in self._blocks():
+            if n1 - n0 == n:  # whole rows: the product lands in Y itself
+                block = _small_times_wide(w2, cols, out=y[:, i0:i1].reshape(c_out, -1))
+            else:             # part of a row: through a small buffer
+                if part is None:
+                    part = np.empty(c_out * cols.shape[1], dtype=y.dtype)
+                block = _small_times_wide(w2, cols, out=part[:c_out * cols.shape[1]].reshape(
+                    c_out, cols.shape[1]))
             if relu:  # inference only: max(0, y) while the block is still in cache
                 np.maximum(block, 0, out=block)
-        return y.reshape(c_out, oh, ow, n).transpose(3, 0, 1, 2)  # batch-last, as Conv2d
+            if n1 - n0 != n:
+                y[:, i0:i1, :, n0:n1] = block.reshape(c_out, i1 - i0, ow, n1 - n0)
+        return y.transpose(3, 0, 1, 2)  # batch-last, as Conv2d
 
     def _blocks(self):
-        """((i0, i1), the columns of output rows i0..i1 [and a row of ones]) for each block,
-        in one buffer: a block's columns are overwritten by the next block's."""
+        """((i0, i1), (n0, n1), the columns of output rows i0..i1 of images n0..n1 [and a
+        row of ones]) for each block, in one buffer: a block's columns are overwritten by
+        the next block's. Groups of images come one after the other; with padding, each is
+        padded on its own, so that a full batch is never padded whole."""
         x, (pads, kernel, stride, dilation, (oh, ow)) = self.x, self.geometry
         n = x.shape[0]
         k = x.shape[1] * kernel[0] * kernel[1] + self.has_bias
-        rows = max(1, min(oh, COLS_MAX_BYTES // (k * ow * n * x.dtype.itemsize)))
-        xp = pad(x, pads, batch_last=True)      # no copy for an unpadded conv output
-        buffer = np.empty(k * rows * ow * n, dtype=x.dtype)
-        for i0 in range(0, oh, rows):
-            i1 = min(oh, i0 + rows)
-            cols = buffer[:k * (i1 - i0) * ow * n].reshape(k, (i1 - i0) * ow * n)
-            yield (i0, i1), im2col_rows(xp, kernel, stride, dilation, (oh, ow), (i0, i1), cols)
+        rows, images = self._block_size()
+        buffer = np.empty(k * rows * ow * images, dtype=x.dtype)
+        # padded whole, or a group at a time when the groups must be padded; no copy at all
+        # for an unpadded conv output (batch-last already)
+        pad_groups = images != n and any(any(p) for p in pads)
+        whole = None if pad_groups else pad(x, pads, batch_last=True)
+        for n0 in range(0, n, images):
+            n1 = min(n, n0 + images)
+            xp = pad(x[n0:n1], pads, batch_last=True) if pad_groups else whole[..., n0:n1]
+            for i0 in range(0, oh, rows):
+                i1 = min(oh, i0 + rows)
+                cols = buffer[:k * (i1 - i0) * ow * (n1 - n0)].reshape(k, -1)
+                yield (i0, i1), (n0, n1), im2col_rows(xp, kernel, stride, dilation, (oh, ow),
+                                                      (i0, i1), cols)
+
+    def _block_size(self):
+        """(output rows, images) a block: as many rows of the whole batch as fit in
+        ``COLS_MAX_BYTES``; one row of the whole batch up to ``ROW_MAX_BYTES``; else one
+        row of as many images as fit in ``COLS_MAX_BYTES`` (at least one)."""
+        x, (_, kernel, _, _, (oh, ow)) = self.x, self.geometry
+        n = x.shape[0]
+        per_image_row = (x.shape[1] * kernel[0] * kernel[1] + self.has_bias) * ow * \
+            x.dtype.itemsize
+        rows = min(oh, COLS_MAX_BYTES // (per_image_row * n))
+        if rows or per_image_row * n <= ROW_MAX_BYTES:
+            return max(1, rows), n
+        return 1, max(1, min(n, COLS_MAX_BYTES // per_image_row))
 
     def backward(self, g):
         x, w = self.x, self.w
         n, c_out, oh, ow = g.shape
         pads, (kh, kw), stride, dilation, _ = self.geometry
-        g2 = _dev.contiguous(g.transpose(1, 2, 3, 0)).reshape(c_out, oh * ow * n)
+        g4 = _dev.contiguous(g.transpose(1, 2, 3, 0))                    # (C_out, OH, OW, N)
         w2 = w.reshape(c_out, -1)
         k = w2.shape[1]
         wants_x, wants_w = self.needs_input_grad[0], self.needs_input_grad[1]
         wants_b = self.has_bias and self.needs_input_grad[2]
         c, h, wd = x.shape[1:]
         (top, bottom), (left, right) = pads
-        grad = gwb = None
+        images = self._block_size()[1]
+        grouped = images != n
+        grad = gx = gwb = None
+        # the padded gradient of all the images, or of one group at a time: a group's own
+        # buffer, because adding into every slice of a batch-wide one runs at half speed
         if wants_x:
-            grad = np.zeros((c, h + top + bottom, wd + left + right, n),
-                            dtype=np.result_type(w2, g2))
-        for (i0, i1), cols in (self._blocks() if wants_x or wants_w or wants_b else ()):
-            g_block = g2[:, i0 * ow * n:i1 * ow * n]
+            grad = np.zeros((c, h + top + bottom, wd + left + right,
+                             images if grouped else n), dtype=np.result_type(w2, g4))
+            if grouped:
+                gx = np.empty((c, h, wd, n), dtype=grad.dtype)
+        for (i0, i1), (n0, n1), cols in (self._blocks() if wants_x or wants_w or wants_b
+                                         else ()):
+            g_block = g4[:, i0:i1].reshape(c_out, -1) if images == n else \
+                np.ascontiguousarray(g4[:, i0:i1, :, n0:n1]).reshape(c_out, -1)
             if wants_w or wants_b:
                 part = _wide_times_wide_t(cols, g_block)               # (K [+ 1], C_out)
                 if gwb is None:
@@ -228,11 +273,17 @@ class Conv2dRows(Function):
                     gwb += part
             if wants_x:  # the block's columns are spent: their memory takes their gradient
                 gcols = _small_times_wide(w2.T, g_block, out=cols[:k])
-                col2im_add(grad, gcols.reshape(c, kh, kw, i1 - i0, ow, n), stride, dilation,
-                           batch_last=True, row0=i0)
+                group = grad[..., :n1 - n0]  # all of grad unless this is the last group
+                col2im_add(group, gcols.reshape(c, kh, kw, i1 - i0, ow, n1 - n0), stride,
+                           dilation, batch_last=True, row0=i0)
+                if grouped and i1 == oh:  # the group is done: keep its unpadded part
+                    gx[..., n0:n1] = group[:, top:top + h, left:left + wd]
+                    grad[...] = 0
         gw = _dev.contiguous(gwb[:k].T).reshape(w.shape) if wants_w else None
         gb = _dev.contiguous(gwb[k]) if wants_b else None
-        gx = grad[:, top:top + h, left:left + wd].transpose(3, 0, 1, 2) if wants_x else None
+        if wants_x:
+            gx = gx if grouped else grad[:, top:top + h, left:left + wd]
+            gx = gx.transpose(3, 0, 1, 2)
         return gx, gw, gb
 
 

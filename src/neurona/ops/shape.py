@@ -39,6 +39,8 @@ def normalize_dim(dim, ndim, op):
 # ---- reshape family: one Function, the gradient is reshaped back -----------------------
 
 class Reshape(Function):
+    grad_view = True  # backward returns a view of g (autograd.Function)
+
     def forward(self, x, shape):
         self.in_shape = x.shape
         return np.reshape(x, shape)
@@ -116,6 +118,8 @@ def squeeze(input, dim=None):
 # ---- permute / transpose ----------------------------------------------------------------
 
 class Permute(Function):
+    grad_view = True  # backward returns a view of g (autograd.Function)
+
     def forward(self, x, dims):
         self.dims = dims
         return np.transpose(x, dims)

@@ -89,8 +89,7 @@ class Sigmoid(_Elementwise):
 
     def backward(self, g):
         # s'(x) = s (1 - s), from the saved output s
-        d, = _elementwise(_sigmoid_grad, (self.out, g), None)
-        return d
+        return _times_derivative(self, _sigmoid_grad, g, self.out.dtype)
 
 
 def _sigmoid(x, s):
@@ -102,9 +101,10 @@ def _sigmoid(x, s):
 
 
 def _sigmoid_grad(s, g, d):
-    np.subtract(1, s, out=d)
-    d *= s
-    d *= g
+    # a block's temporary (threads.chunked), an array even when s is 0-d: d may be g
+    slope = np.subtract(1, s, out=np.empty_like(s))
+    slope *= s
+    np.multiply(g, slope, out=d)
 
 
 class Tanh(_Elementwise):
@@ -117,37 +117,48 @@ class Tanh(_Elementwise):
 
     def backward(self, g):
         # tanh'(x) = 1 - tanh(x)^2, from the saved output (one buffer, as for sigmoid)
-        d, = _elementwise(_tanh_grad, (self.out, g), None)
-        return d
+        return _times_derivative(self, _tanh_grad, g, self.out.dtype)
 
 
 def _tanh_grad(t, g, d):
-    np.multiply(t, t, out=d)
-    np.subtract(1, d, out=d)
-    d *= g
+    # a block's temporary (threads.chunked), an array even when t is 0-d: d may be g
+    square = np.multiply(t, t, out=np.empty_like(t))
+    np.subtract(1, square, out=square)
+    np.multiply(g, square, out=d)
+
+
+def _times_derivative(fn, kernel, g, dtype):
+    """``kernel(out, g, d)``: d = g * f'(x) of ``dtype`` from the saved output, written over
+    g when it is the engine's to give (autograd.Function: one activation-sized array less,
+    the CDNN's 38 MB), else into a new array."""
+    out = fn.out
+    if (getattr(fn, "grad_owned", False) and type(g) is np.ndarray and g.shape == out.shape
+            and g.dtype == dtype and g.flags.writeable):
+        threads.chunked(kernel, out, g, g)
+        return g
+    d, = _elementwise(kernel, (out, g), dtype)
+    return d
 
 
 class ReLU(_Elementwise):
     def forward(self, x):
-        out, self.positive = _elementwise(_relu, (x,), None, bool)
-        return out
+        # the output is saved, not a mask: the next layer keeps it anyway (a conv or a
+        # linear saves its input), so the mask out > 0 costs no array between the passes
+        self.out, = _elementwise(_relu, (x,), None)
+        return self.out
 
     def backward(self, g):
-        # relu'(x) = 1 for x > 0, else 0 (0 at x = 0, as in PyTorch)
-        positive = self.positive
-        if (getattr(self, "grad_owned", False) and type(g) is np.ndarray
-                and g.shape == positive.shape and g.flags.writeable):
-            # g is the engine's to give (autograd.Function): g * mask written over g, one
-            # activation-sized array less (the CDNN's 38 MB)
-            threads.chunked(np.multiply, g, positive, g)
-            return g
-        d, = _elementwise(np.multiply, (g, positive), np.result_type(g, positive))
-        return d
+        # relu'(x) = 1 for x > 0, else 0 (0 at x = 0, as in PyTorch); x > 0 exactly where
+        # max(x, 0) > 0 (NaN: neither)
+        return _times_derivative(self, _relu_grad, g, g.dtype)
 
 
-def _relu(x, out, positive):
-    np.greater(x, 0, out=positive)
+def _relu(x, out):
     np.maximum(x, 0, out=out)  # keeps NaN, keeps the dtype
+
+
+def _relu_grad(out, g, d):
+    np.multiply(g, out > 0, out=d)
 
 
 class LeakyReLU(_Elementwise):
