@@ -4,6 +4,8 @@
 Wall-clock time of every op's forward and backward (each ``autograd.Function`` subclass),
 of the im2col/col2im copies inside the convolutions and of the optimizer step, summed over
 N training steps of the benchmark's own model, data and batches (after one warm-up step),
+or, for an inference workload (predict-mlp, predict-lenet5, predict-cdnn), over N batches'
+forward passes without a graph,
 per step and as a share of the step. Shares of nested entries (im2col inside a forward)
 are part of their parent's. Not a timing of the benchmark (timers wrap every call); use
 ``python -m benchmarks run`` for that.
@@ -39,8 +41,9 @@ def _wrap(owner, attr, label, totals):
 
 def profile(cls, steps=20, quick=True, tiny=False):
     """Return ``(ms per step, [(label, ms per step), ...] largest first)``."""
-    from neurona import Tensor, autograd
+    from neurona import Tensor, autograd, no_grad
     from neurona.ops import conv, pool
+    from .predict import _Predict
     totals = collections.Counter()
     undo = []
     for fn in set(_subclasses(autograd.Function)):
@@ -53,18 +56,27 @@ def profile(cls, steps=20, quick=True, tiny=False):
         w = cls()
         w.load(quick, tiny)
         w.setup("neurona")
-        if w.batch_size is None:      # full batch
-            w.batch_size = len(w.x)
-        undo.append(_wrap(type(w.nopt), "step", "optimizer.step", totals))
-        batches = list(w._batches(0))
+        model = w.nmodel
+        if isinstance(w, _Predict):   # inference: a step is one batch's forward, no graph
+            x = w.x_test
+            batches = [(x[i:i + w.eval_batch], None) for i in range(0, len(x), w.eval_batch)]
+
+            def step(xb, _):
+                with no_grad():
+                    model(Tensor(xb))
+        else:
+            if w.batch_size is None:      # full batch
+                w.batch_size = len(w.x)
+            undo.append(_wrap(type(w.nopt), "step", "optimizer.step", totals))
+            batches = list(w._batches(0))
+            opt, lossf = w.nopt, w.neurona_loss
+
+            def step(xb, tb):
+                opt.zero_grad()
+                lossf(model(Tensor(xb)), Tensor(tb)).backward()
+                opt.step()
+
         batches = (batches * (steps // max(len(batches), 1) + 2))[:steps + 1]
-        model, opt, lossf = w.nmodel, w.nopt, w.neurona_loss
-
-        def step(xb, tb):
-            opt.zero_grad()
-            lossf(model(Tensor(xb)), Tensor(tb)).backward()
-            opt.step()
-
         step(*batches[0])
         totals.clear()
         start = common.now()
@@ -78,24 +90,34 @@ def profile(cls, steps=20, quick=True, tiny=False):
     return per_step, rows
 
 
+PREDICT = ("predict-mlp", "predict-lenet5")   # the two workloads of "predict", in its order
+
+
 def main(argv=None):
-    from .__main__ import workload_classes
+    from .__main__ import NAMES, workload_classes
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("workload", help="a training workload: mlp, mlp-modern, lenet5, "
-                                         "lecun1989, lecun1989-fullbatch, cdnn")
+    parser.add_argument("workload", help="mlp, mlp-modern, lenet5, lecun1989, "
+                                         "lecun1989-fullbatch, cdnn, predict-mlp, "
+                                         "predict-lenet5 or predict-cdnn")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="the workload's quick data")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--blas-core", default="env", metavar="env|native|NAME",
                         help="OpenBLAS's kernels, as for python -m benchmarks run")
     args = parser.parse_args(argv)
+    known = [name for name in NAMES if name != "predict"] + list(PREDICT)
+    if args.workload not in known + ["predict"]:   # before NumPy loads: nothing imported
+        parser.error(f"unknown workload {args.workload!r}; use one of {', '.join(known)}")
     common.pin_threads(args.threads)
     common.set_blas_core(args.blas_core)
+    if args.workload in PREDICT:
+        cls = workload_classes("predict")[PREDICT.index(args.workload)]
+    else:
+        cls = workload_classes(args.workload)[0]
     import neurona
     neurona.tune_malloc()
     neurona.set_num_threads(args.threads)  # neurona's threads; BLAS then runs on one
-    cls = workload_classes(args.workload)[0]
     per_step, rows = profile(cls, args.steps, quick=args.quick)
     core = next((p["architecture"] for p in common.blas_info().get("pools", [])
                  if p.get("internal_api") == "openblas"), "?")
