@@ -18,6 +18,24 @@ CASES = [  # n, c_in, h, w, c_out, kernel, stride, padding, dilation, bias
 ]
 
 
+def _against_torch(arrays, rng, blocks=lambda ctx: None, **options):
+    """conv2d of ``arrays`` (x, w[, b]) through Conv2dRows against PyTorch's, values and
+    gradients; ``blocks(ctx)`` looks at the Function's blocks before its backward."""
+    ours = {key: Tensor(v, requires_grad=True) for key, v in arrays.items()}
+    theirs = {key: torch.tensor(v, requires_grad=True) for key, v in arrays.items()}
+    y = F.conv2d(ours["x"], ours["w"], ours.get("b"), **options)
+    assert type(y._ctx) is conv.Conv2dRows
+    blocks(y._ctx)
+    ref = torch.nn.functional.conv2d(theirs["x"], theirs["w"], theirs.get("b"), **options)
+    g = rng.standard_normal(y.shape)
+    (y * Tensor(g)).sum().backward()
+    (ref * torch.from_numpy(g)).sum().backward()
+    np.testing.assert_allclose(y.data, ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for key in arrays:
+        np.testing.assert_allclose(ours[key].grad, theirs[key].grad.numpy(), rtol=1e-11,
+                                   atol=1e-11, err_msg=key)
+
+
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("cap", [1, 300])   # one output row a block; a few rows a block
 def test_blocks_of_rows_match_torch(monkeypatch, case, cap):
@@ -28,19 +46,7 @@ def test_blocks_of_rows_match_torch(monkeypatch, case, cap):
     arrays = {"x": rng.standard_normal((n, c, h, w)), "w": rng.standard_normal((co, c, kh, kw))}
     if bias:
         arrays["b"] = rng.standard_normal(co)
-    ours = {key: Tensor(v, requires_grad=True) for key, v in arrays.items()}
-    theirs = {key: torch.tensor(v, requires_grad=True) for key, v in arrays.items()}
-    y = F.conv2d(ours["x"], ours["w"], ours.get("b"), stride=s, padding=p, dilation=d)
-    assert type(y._ctx) is conv.Conv2dRows
-    ref = torch.nn.functional.conv2d(theirs["x"], theirs["w"], theirs.get("b"), stride=s,
-                                     padding=p, dilation=d)
-    g = rng.standard_normal(y.shape)
-    (y * Tensor(g)).sum().backward()
-    (ref * torch.from_numpy(g)).sum().backward()
-    np.testing.assert_allclose(y.data, ref.detach().numpy(), rtol=1e-12, atol=1e-12)
-    for key in arrays:
-        np.testing.assert_allclose(ours[key].grad, theirs[key].grad.numpy(), rtol=1e-11,
-                                   atol=1e-11, err_msg=key)
+    _against_torch(arrays, rng, stride=s, padding=p, dilation=d)
 
 
 def test_blocks_of_rows_agree_with_whole_columns_in_float32_and_skip_unwanted_grads(
@@ -102,22 +108,14 @@ def test_a_row_too_large_is_cut_into_groups_of_images(monkeypatch, padding, oh):
     rng = np.random.default_rng(5)
     arrays = {"x": rng.standard_normal((n, c, h, w)), "w": rng.standard_normal((co, c, 3, 3)),
               "b": rng.standard_normal(co)}
-    ours = {key: Tensor(v, requires_grad=True) for key, v in arrays.items()}
-    theirs = {key: torch.tensor(v, requires_grad=True) for key, v in arrays.items()}
-    y = F.conv2d(ours["x"], ours["w"], ours["b"], padding=padding)
-    assert type(y._ctx) is conv.Conv2dRows
-    blocks = [(r, i, cols.shape) for r, i, cols in y._ctx._blocks()]
-    groups = [i for _, i, _ in blocks]
-    assert sorted(set(groups)) == [(0, 2), (2, 4), (4, 5)] and groups == sorted(groups)
-    assert len(blocks) == 3 * oh                        # every output row of every group
-    monkeypatch.setattr(conv, "ROW_MAX_BYTES", n * per_image_row)   # a row: one block
-    assert [i for _, i, _ in y._ctx._blocks()] == [(0, n)] * oh
-    assert all(shape[1] <= 2 * 4 for _, _, shape in blocks)
-    ref = torch.nn.functional.conv2d(theirs["x"], theirs["w"], theirs["b"], padding=padding)
-    g = rng.standard_normal(y.shape)
-    (y * Tensor(g)).sum().backward()
-    (ref * torch.from_numpy(g)).sum().backward()
-    np.testing.assert_allclose(y.data, ref.detach().numpy(), rtol=1e-12, atol=1e-12)
-    for key in arrays:
-        np.testing.assert_allclose(ours[key].grad, theirs[key].grad.numpy(), rtol=1e-11,
-                                   atol=1e-11, err_msg=key)
+
+    def blocks(ctx):
+        found = [(r, i, cols.shape) for r, i, cols in ctx._blocks()]
+        groups = [i for _, i, _ in found]
+        assert sorted(set(groups)) == [(0, 2), (2, 4), (4, 5)] and groups == sorted(groups)
+        assert len(found) == 3 * oh                     # every output row of every group
+        assert all(shape[1] <= 2 * 4 for _, _, shape in found)
+        monkeypatch.setattr(conv, "ROW_MAX_BYTES", n * per_image_row)   # a row: one block
+        assert [i for _, i, _ in ctx._blocks()] == [(0, n)] * oh
+        monkeypatch.setattr(conv, "ROW_MAX_BYTES", 2 * per_image_row + 7)
+    _against_torch(arrays, rng, blocks, padding=padding)
