@@ -163,3 +163,33 @@ def test_relu_backward_reuses_an_owned_gradient(monkeypatch):
     assert seen == [(True, True)]          # linear's fresh gradient: written over
     F.relu(x).backward(Tensor(np.ones((3, 4))))
     assert seen[-1] == (False, False)      # the caller's gradient: a new array
+
+
+def test_pooled_products_and_outputs_never_overwrite_what_is_still_held(pooled, monkeypatch):
+    """The dense layer's dL/dx and dL/dW and Conv2dRows' output and padded input gradient
+    come from the pool: a gradient kept from one step (a parameter's .grad, an input's)
+    stays as it was through the next steps, and every step's values are those of fresh
+    arrays (the same computation without the pool)."""
+    from neurona.ops import conv
+    monkeypatch.setattr(conv, "COLS_MAX_BYTES", 1)        # Conv2dRows, one row a block
+    rng = np.random.default_rng(3)
+    w0, v0 = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal((5, 3 * 6 * 6))
+    xs = [rng.standard_normal((4, 2, 8, 8)) for _ in range(3)]
+
+    def step(x0):
+        x, w, v = (Tensor(a, requires_grad=True) for a in (x0, w0, v0))
+        y = F.conv2d(x, w, padding=(0, 1))                   # (4, 3, 6, 8)
+        assert type(y._ctx) is conv.Conv2dRows
+        h = F.relu(y[:, :, :, 1:7]).reshape(4, -1)
+        F.linear(h, v).sum().backward()
+        return x.grad, w.grad, v.grad
+
+    kept = [step(x) for x in xs]                            # every step's arrays held
+    copies = [tuple(a.copy() for a in grads) for grads in kept]
+    for grads, saved in zip(kept, copies):
+        for a, b in zip(grads, saved):
+            np.testing.assert_array_equal(a, b)
+    monkeypatch.setattr(buffers, "MIN_BYTES", 1 << 40)     # no pool: the reference values
+    for x, saved in zip(xs, copies):
+        for a, b in zip(step(x), saved):
+            np.testing.assert_array_equal(a, b)

@@ -1,7 +1,8 @@
 """Large scratch arrays reused from one training step to the next: :func:`empty`.
 
-A convolution's im2col columns and their gradient are the largest arrays of a step (the
-slides' CDNN: 170 MB each, every step), then the activations and their gradients (37 MB).
+The large arrays of a step come from here: the activations and their gradients (the slides'
+CDNN: 22 and 38 MB), a big convolution's output and the padded gradient of its input
+(``Conv2dRows``), the dense layer's dL/dx and dL/dW (38 and 19 MB), whole im2col columns.
 Memory that large comes from ``mmap`` whatever malloc's settings (``neurona/_malloc.py``
 keeps blocks up to 128 MB in the heap), so each fresh one is page-faulted in and zeroed by
 the kernel before NumPy writes it: measured on that layer's input-gradient product

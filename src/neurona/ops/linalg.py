@@ -1,8 +1,10 @@
 """Matrix products: ``matmul`` (batched, broadcasting) and the fused ``linear``."""
 
+import math
+
 import numpy as np
 
-from .. import threads
+from .. import buffers, threads
 from ..autograd import Function, unbroadcast
 from .shape import reshape
 
@@ -110,14 +112,28 @@ class Linear(Function):
         batch_last = x2.ndim == 2 and x2.flags.f_contiguous and not x2.flags.c_contiguous
         gx = gw = None
         if self.needs_input_grad[0]:
-            gx = threads.matmul(w.T, g2.T).T.reshape(x.shape) if batch_last \
-                else threads.matmul(g, w)
+            if batch_last:
+                out = _reused((x2.shape[1], x2.shape[0]), g2, w)
+                gx = threads.matmul(w.T, g2.T, out=out).T.reshape(x.shape)
+            else:
+                gx = threads.matmul(g, w, out=_reused(g.shape[:-1] + w.shape[1:], g, w))
         if self.needs_input_grad[1]:
-            gw = threads.matmul(g2.T, x2)
+            gw = threads.matmul(g2.T, x2, out=_reused(w.shape, g2, x2))
         gb = None
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             gb = unbroadcast(g2.sum(axis=0), self.bshape)
         return gx, gw, gb
+
+
+def _reused(shape, a, b):
+    """An ``out=`` array for a large product of ``a`` and ``b`` from ``buffers`` (the CDNN's
+    dense layer: 38 MB for dL/dx, 19 MB for dL/dW, every step), else None: the product's own."""
+    if type(a) is not np.ndarray or type(b) is not np.ndarray:
+        return None
+    dtype = np.result_type(a, b)
+    if math.prod(shape) * dtype.itemsize < buffers.MIN_BYTES:
+        return None
+    return buffers.empty(shape, dtype)
 
 
 def _transposed_product(x2, w):
