@@ -155,7 +155,7 @@ class Conv2d(Function):
 # 317-318 ms (whole), 16 MB 296-328 ms, 64 MB 323-356 ms; peak RSS 557 MB against 725 MB.
 COLS_MAX_BYTES = 4 << 20
 # One output row of the whole batch stays one block up to this size (the CDNN's conv2: 7 MB,
-# whose backward ran 80 ms so against 98 ms in groups of 151 images); a larger one (the
+# whose backward ran 80 ms that way against 98 ms in groups of 151 images); a larger one (the
 # 1989 net's full batch of 7,291: 35 MB) is cut into groups of images.
 ROW_MAX_BYTES = 16 << 20
 
