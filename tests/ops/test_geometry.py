@@ -89,6 +89,43 @@ def test_pad_layouts():
     assert G.pad(x, ((0, 0), (0, 0))) is x
 
 
+@pytest.mark.parametrize("pads", [((0, 0), (0, 0)), ((1, 0), (0, 2))])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_large_batch_goes_batch_last_block_by_block(monkeypatch, pads, threads):
+    """A C-ordered batch over TRANSPOSE_BLOCK_BYTES is copied 64 images at a time (150 =
+    64 + 64 + 22); the result is the plain transposed copy, padded or not, on any number
+    of threads."""
+    import neurona
+    monkeypatch.setattr(G, "TRANSPOSE_BLOCK_BYTES", 1000)
+    monkeypatch.setattr(G.threads, "MIN_PARALLEL", 1)
+    x = np.random.default_rng(0).standard_normal((150, 2, 3, 4)).astype(np.float32)
+    copies = []
+    monkeypatch.setattr(G, "threads", _Recording(G.threads, copies))
+    previous = neurona.get_num_threads()
+    neurona.set_num_threads(threads)
+    try:
+        out = G.pad(x, pads, batch_last=True)
+    finally:
+        neurona.set_num_threads(previous)
+    expected = G.pad(x, pads).transpose(1, 2, 3, 0)
+    np.testing.assert_array_equal(out, expected)
+    assert out.flags.c_contiguous and copies == [3]   # one split job of three blocks
+
+
+class _Recording:
+    """neurona.threads with ``split`` recording how many blocks each job had."""
+
+    def __init__(self, module, record):
+        self._module, self._record = module, record
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+    def split(self, fn, length, size, minimum=None):
+        self._record.append(length)
+        return self._module.split(fn, length, size, minimum)
+
+
 def _windows_by_loops(x, kernel, stride, pads, dilation):
     """[n, c, p, q, i, j] = x_pad[n, c, i*SH + p*DH, j*SW + q*DW], one entry at a time."""
     xp = G.pad(x, pads)

@@ -19,7 +19,7 @@ from ..autograd import Function, is_grad_enabled
 from .linalg import check_dtypes
 from .shape import _data
 from .geometry import check_4d, col2im, col2im_add, im2col, im2col_rows, output_hw, pad, \
-    positive_pair, resolve_padding, windows
+    positive_pair, resolve_padding, to_batch_last, windows
 
 __all__ = ["conv2d", "unfold", "locally_connected2d"]
 
@@ -219,9 +219,17 @@ class Conv2dRows(Function):
         # for an unpadded conv output (batch-last already)
         pad_groups = images != n and any(any(p) for p in pads)
         whole = None if pad_groups else pad(x, pads, batch_last=True)
+        if pad_groups:  # one group's padded buffer: its border is zeroed once, the inside
+            (top, bottom), (left, right) = pads  # is each group's images in turn
+            c, h, w = x.shape[1:]
+            group = np.zeros((c, h + top + bottom, w + left + right, images), dtype=x.dtype)
         for n0 in range(0, n, images):
             n1 = min(n, n0 + images)
-            xp = pad(x[n0:n1], pads, batch_last=True) if pad_groups else whole[..., n0:n1]
+            if pad_groups:
+                to_batch_last(group[:, top:top + h, left:left + w, :n1 - n0], x[n0:n1])
+                xp = group[..., :n1 - n0]
+            else:
+                xp = whole[..., n0:n1]
             for i0 in range(0, oh, rows):
                 i1 = min(oh, i0 + rows)
                 cols = buffer[:k * (i1 - i0) * ow * (n1 - n0)].reshape(k, -1)

@@ -36,7 +36,7 @@ from .. import backend as _dev, buffers, threads
 
 __all__ = ["PAD_MODES", "pair", "positive_pair", "check_4d", "resolve_padding", "pool_padding",
            "out_size", "output_hw", "pad", "windows", "im2col", "im2col_rows", "col2im",
-           "col2im_add"]
+           "col2im_add", "to_batch_last"]
 
 PAD_MODES = ("valid", "same", "full")
 
@@ -151,8 +151,12 @@ def pad(x, pads, value=0.0, batch_last=False):
     if top == bottom == left == right == 0:
         if not batch_last:
             return x
-        # a conv's output is already batch-last in memory (see conv2d): no copy at all
-        return _dev.contiguous(x.transpose(1, 2, 3, 0))
+        view = x.transpose(1, 2, 3, 0)
+        if not _transposes(x):  # a conv's output is already batch-last (see conv2d): no copy
+            return _dev.contiguous(view)
+        out = np.empty(view.shape, dtype=x.dtype)
+        to_batch_last(out, x)
+        return out
     n, c, h, w = x.shape
     hp, wp = h + top + bottom, w + left + right
     shape = (c, hp, wp, n) if batch_last else (n, c, hp, wp)
@@ -160,10 +164,38 @@ def pad(x, pads, value=0.0, batch_last=False):
     out = np.zeros(shape, dtype=x.dtype, like=x) if value == 0 else \
         np.full(shape, value, dtype=x.dtype, like=x)
     if batch_last:
-        threads.assign(out[:, top:top + h, left:left + w], x.transpose(1, 2, 3, 0))
+        to_batch_last(out[:, top:top + h, left:left + w], x)
     else:
         threads.assign(out[:, :, top:top + h, left:left + w], x)
     return out
+
+
+# A C-ordered batch goes batch-last in blocks of images of about this many bytes, whose rows
+# stay in cache while the copy reads each of them once per pixel: the 1989 net's full batch
+# (7,291 x 1 x 16 x 16) 4.1 -> 1.9 ms, 60,000 MNIST images 134 -> 46 ms (one thread).
+TRANSPOSE_BLOCK_BYTES = 1 << 20
+
+
+def _transposes(x):
+    """Whether making ``x`` (N, C, H, W) batch-last is a transposing copy worth blocking."""
+    return type(x) is np.ndarray and x.flags.c_contiguous and x.shape[0] > 1 \
+        and x.nbytes > TRANSPOSE_BLOCK_BYTES
+
+
+def to_batch_last(dst, x):
+    """``dst[...] = x.transpose(1, 2, 3, 0)``: x (N, C, H, W) into dst (C, H, W, N), a
+    block of images at a time when x is a large C-ordered batch (``TRANSPOSE_BLOCK_BYTES``),
+    shared out over the threads."""
+    if not _transposes(x):
+        threads.assign(dst, x.transpose(1, 2, 3, 0))
+        return
+    images = max(64, min(512, TRANSPOSE_BLOCK_BYTES // (x[0].nbytes or 1)))
+
+    def blocks(first, last):  # blocks first..last-1
+        for n0 in range(first * images, min(last * images, x.shape[0]), images):
+            dst[..., n0:n0 + images] = x[n0:n0 + images].transpose(1, 2, 3, 0)
+
+    threads.split(blocks, -(-x.shape[0] // images), x.size)
 
 
 def windows(xp, kernel, stride, dilation, out_hw, batch_last=False):
