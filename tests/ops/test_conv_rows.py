@@ -110,12 +110,42 @@ def test_a_row_too_large_is_cut_into_groups_of_images(monkeypatch, padding, oh):
               "b": rng.standard_normal(co)}
 
     def blocks(ctx):
-        found = [(r, i, cols.shape) for r, i, cols in ctx._blocks()]
+        found = [(r, i, cols.shape) for r, _, i, cols in ctx._blocks()]
         groups = [i for _, i, _ in found]
         assert sorted(set(groups)) == [(0, 2), (2, 4), (4, 5)] and groups == sorted(groups)
         assert len(found) == 3 * oh                     # every output row of every group
         assert all(shape[1] <= 2 * 4 for _, _, shape in found)
         monkeypatch.setattr(conv, "ROW_MAX_BYTES", n * per_image_row)   # a row: one block
-        assert [i for _, i, _ in ctx._blocks()] == [(0, n)] * oh
+        assert [i for _, _, i, _ in ctx._blocks()] == [(0, n)] * oh
         monkeypatch.setattr(conv, "ROW_MAX_BYTES", 2 * per_image_row + 7)
     _against_torch(arrays, rng, blocks, padding=padding)
+
+
+@pytest.mark.parametrize("padding", [1, 0])
+def test_forward_cuts_a_wide_row_into_ranges_of_output_columns(monkeypatch, padding):
+    """A row of the whole batch over NARROW_MAX_BYTES: forward's blocks are ranges of 3
+    output columns (the last one shorter), backward's whole rows; values and gradients are
+    still PyTorch's, and the fused inference ReLU writes max(0, y) into the same places."""
+    n, c, h, w, co = 3, 2, 6, 10, 4
+    k = c * 3 * 3 + 1
+    ow = w - 2 + 2 * padding
+    per_column = k * n * 8                                # float64
+    monkeypatch.setattr(conv, "COLS_MAX_BYTES", per_column * ow - 1)   # one row a block
+    monkeypatch.setattr(conv, "NARROW_MAX_BYTES", 3 * per_column)
+    rng = np.random.default_rng(8)
+    arrays = {"x": rng.standard_normal((n, c, h, w)), "w": rng.standard_normal((co, c, 3, 3)),
+              "b": rng.standard_normal(co)}
+
+    def blocks(ctx):
+        narrow = [j for _, j, _, _ in ctx._blocks(narrow=True)]
+        expected = [(j, min(ow, j + 3)) for j in range(0, ow, 3)]
+        assert narrow == expected * (h - 2 + 2 * padding) and ow % 3 != 0
+        assert {j for _, j, _, _ in ctx._blocks()} == {(0, ow)}
+    _against_torch(arrays, rng, blocks, padding=padding)
+    with torch.no_grad():
+        ref = torch.nn.functional.conv2d(*(torch.tensor(v) for v in arrays.values()),
+                                         padding=padding).relu()
+    from neurona import no_grad
+    with no_grad():
+        y = F.conv2d(*(Tensor(v) for v in arrays.values()), padding=padding, relu=True)
+    np.testing.assert_allclose(y.data, ref.numpy(), rtol=1e-12, atol=1e-12)

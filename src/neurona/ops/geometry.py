@@ -297,14 +297,15 @@ def _gather_index(shape, memory, pads, kernel, stride, dilation, out_hw, batch_l
     return index
 
 
-def im2col_rows(xp, kernel, stride, dilation, out_hw, rows, out):
-    """The batch-last columns of output rows ``rows = (i0, i1)`` only, from a padded
-    batch-last buffer ``xp`` (C, H', W', N), written into ``out`` (C*KH*KW, (i1-i0)*OW*N)
+def im2col_rows(xp, kernel, stride, dilation, out_hw, rows, out, columns=None):
+    """The batch-last columns of output rows ``rows = (i0, i1)`` only (and of output
+    columns ``columns = (j0, j1)`` only, all of them by default), from a padded batch-last
+    buffer ``xp`` (C, H', W', N), written into ``out`` (C*KH*KW, (i1-i0)*(j1-j0)*N)
     (contiguous), or with one more row, set to ones (see :func:`im2col`); returns ``out``.
-    Column ``((i - i0)*OW + j)*N + n`` is output position (i, j) of image n: the
-    columns of the whole output are these blocks side by side."""
+    Column ``((i - i0)*(j1 - j0) + j - j0)*N + n`` is output position (i, j) of image n."""
     (i0, i1), k = rows, xp.shape[0] * kernel[0] * kernel[1]
-    view = windows(xp, kernel, stride, dilation, out_hw, batch_last=True)[:, :, :, i0:i1]
+    j0, j1 = columns or (0, out_hw[1])
+    view = windows(xp, kernel, stride, dilation, out_hw, batch_last=True)[:, :, :, i0:i1, j0:j1]
     threads.assign(out[:k].reshape(view.shape), view)
     if out.shape[0] > k:
         out[k] = 1
