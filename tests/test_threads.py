@@ -201,3 +201,14 @@ def test_assign_and_contiguous_copy_exactly(small_jobs):
     src = np.random.default_rng(0).standard_normal((9, 8, 7))
     threads.assign(dst, src)
     assert np.array_equal(dst, src)
+
+
+def test_blas_threads_reads_the_environment_else_the_cpus(monkeypatch):
+    for name in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 6)
+    assert threads.blas_threads() == 6
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert threads.blas_threads() == 3
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")   # OpenBLAS's own variable first
+    assert threads.blas_threads() == 2

@@ -34,7 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["get_num_threads", "set_num_threads", "splits_products", "split", "chunked",
+__all__ = ["get_num_threads", "set_num_threads", "splits_products", "blas_threads", "split",
+           "chunked",
            "assign", "matmul", "flat", "MIN_PARALLEL", "MIN_MACS", "BLOCK"]
 
 MIN_PARALLEL = 1 << 20  # elements: below this a job runs whole, in the calling thread
@@ -81,6 +82,14 @@ def splits_products() -> bool:
     :func:`set_num_threads` runs."""
     return _threads > 1 and _env_int("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS",
                                      "OMP_NUM_THREADS") == 1
+
+
+def blas_threads() -> int:
+    """BLAS's own thread count as the environment set it before NumPy loaded
+    (``OPENBLAS_NUM_THREADS``, ``GOTO_NUM_THREADS``, ``OMP_NUM_THREADS``), else the number
+    of CPUs, which OpenBLAS takes by default. A hint for block sizes only."""
+    return _env_int("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS") or \
+        os.cpu_count() or 1
 
 
 def _mark_worker():

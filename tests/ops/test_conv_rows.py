@@ -149,3 +149,31 @@ def test_forward_cuts_a_wide_row_into_ranges_of_output_columns(monkeypatch, padd
     with no_grad():
         y = F.conv2d(*(Tensor(v) for v in arrays.values()), padding=padding, relu=True)
     np.testing.assert_allclose(y.data, ref.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_narrow_ranges_widen_with_blas_threads_and_stay_whole_rows_when_neurona_splits(
+        monkeypatch):
+    """NARROW_MAX_BYTES is per BLAS thread (BLAS shares a product's columns out): two BLAS
+    threads, ranges of 6 columns; neurona splitting the products itself (BLAS on one
+    thread, neurona on two), whole rows, which its split needs."""
+    from neurona import threads
+    n, c, h, w, co = 2, 2, 5, 16, 3
+    per_column = (c * 9 + 1) * n * 8
+    monkeypatch.setattr(conv, "COLS_MAX_BYTES", per_column * (w - 2) - 1)
+    monkeypatch.setattr(conv, "NARROW_MAX_BYTES", 3 * per_column)
+    rng = np.random.default_rng(3)
+    x = Tensor(rng.standard_normal((n, c, h, w)))
+    y = F.conv2d(x, Tensor(rng.standard_normal((co, c, 3, 3)), requires_grad=True),
+                 Tensor(rng.standard_normal(co)))
+
+    def widths():
+        return {j1 - j0 for _, (j0, j1), _, _ in y._ctx._blocks(narrow=True)}
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    assert widths() == {6, 2}                          # 14 = 6 + 6 + 2
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    assert widths() == {3, 2}                          # 14 = 4 * 3 + 2
+    threads.set_num_threads(2)
+    try:
+        assert widths() == {w - 2}
+    finally:
+        threads.set_num_threads(1)

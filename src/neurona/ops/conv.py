@@ -159,9 +159,10 @@ COLS_MAX_BYTES = 4 << 20
 # 1989 net's full batch of 7,291: 35 MB) is cut into groups of images.
 ROW_MAX_BYTES = 16 << 20
 # Forward cuts a row of the whole batch into ranges of output columns of at most this many
-# bytes of columns, which stay in a core's cache (1 MB of L2 on the AMD EPYC of 2026-12-02)
-# for their product: the CDNN's conv2 (64 x 289 by 768 columns a block, not 6,144) ran its
-# products at 95 against 75 GFLOP/s there, its forward 80 -> 72 ms.
+# bytes of columns per BLAS thread, which stay in a core's cache (1 MB of L2 on the AMD EPYC
+# of 2026-12-02) for their product: the CDNN's conv2 product (64 x 289 by N columns) ran at
+# 95 GFLOP/s for N = 768 against 75 for a whole row (6,144), its forward 80 -> 72 ms; on two
+# BLAS threads at 176 for N = 1,536, 127 for 768 and 144 for 6,144.
 NARROW_MAX_BYTES = 1 << 20
 
 
@@ -222,14 +223,17 @@ class Conv2dRows(Function):
         never padded whole. ``narrow`` (forward): a row of the whole batch over
         ``NARROW_MAX_BYTES`` is cut into ranges of output columns, so that its product's
         wide operand stays in cache (backward keeps whole rows: narrow blocks gained nothing
-        there, the CDNN's conv2 backward 168 against 173 ms)."""
+        there, the CDNN's conv2 backward best of 8 in 173 ms narrow, 168 ms whole)."""
         x, (pads, kernel, stride, dilation, (oh, ow)) = self.x, self.geometry
         n = x.shape[0]
         k = x.shape[1] * kernel[0] * kernel[1] + self.has_bias
         rows, images = self._block_size()
         columns = ow
-        if narrow and rows == 1 and images == n:
-            columns = min(ow, max(1, NARROW_MAX_BYTES // (k * n * x.dtype.itemsize)))
+        if narrow and rows == 1 and images == n and not threads.splits_products():
+            # BLAS shares a product's columns out over its threads: NARROW_MAX_BYTES each
+            # (neurona's own split of the products needs wider ones: whole rows then)
+            most = NARROW_MAX_BYTES * threads.blas_threads()
+            columns = min(ow, max(1, most // (k * n * x.dtype.itemsize)))
         buffer = np.empty(k * rows * columns * images, dtype=x.dtype)
         # padded whole, or a group at a time when the groups must be padded; no copy at all
         # for an unpadded conv output (batch-last already)
