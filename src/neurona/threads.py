@@ -35,8 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 __all__ = ["get_num_threads", "set_num_threads", "splits_products", "blas_threads", "split",
-           "chunked",
-           "assign", "matmul", "flat", "MIN_PARALLEL", "MIN_MACS", "BLOCK"]
+           "chunked", "assign", "matmul", "flat", "MIN_PARALLEL", "MIN_MACS", "BLOCK"]
 
 MIN_PARALLEL = 1 << 20  # elements: below this a job runs whole, in the calling thread
 MIN_MACS = 1 << 25      # multiply-adds: a smaller matrix product runs whole
