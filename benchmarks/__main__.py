@@ -1,5 +1,5 @@
 """Runner: ``python -m benchmarks run WORKLOAD [--vs torch] [--quick] [--reps N]
-[--threads 1|2] [--blas-core env|native|NAME] [--json FILE] [--no-rss]``.
+[--threads 1|2] [--blas-core env|native|NAME] [--isolate] [--json FILE] [--no-rss]``.
 
 WORKLOAD is one of mlp, mlp-modern, lenet5, lecun1989, lecun1989-fullbatch, predict, cdnn,
 predict-cdnn, all (cdnn: the slides' CDNN, 64 RMSprop steps of batch 256 per repetition;
@@ -10,6 +10,9 @@ alternates so a drift in machine speed hits both alike); each repetition is one 
 (cdnn: a fixed number of steps). ``--threads N`` pins BLAS's threads (the environment,
 before NumPy loads) and torch's to N, and gives neurona N threads for its own work
 (``neurona.set_num_threads``); the GEMM peaks are measured with BLAS's N threads.
+``--isolate``: each side in its own worker process, the repetitions still interleaved and
+timed inside the worker (benchmarks/isolate.py), so that neither side's threads,
+allocator or caches are in the other's process.
 Peak RSS: one fresh subprocess per side runs one epoch and reports its own ru_maxrss
 (in one process the two sides' memory could not be told apart).
 GEMM floor (benchmarks/gemm.py): the FLOPs of the weighted layers' matrix products in one
@@ -31,28 +34,7 @@ import subprocess
 import sys
 
 from . import common
-
-NAMES = ["mlp", "mlp-modern", "lenet5", "lecun1989", "lecun1989-fullbatch", "predict", "cdnn",
-         "predict-cdnn"]
-
-
-def workload_classes(name):
-    from . import cdnn, lecun1989, lenet5, mlp, mlp_modern, predict
-    table = {"mlp": [mlp.ThesisMLP], "mlp-modern": [mlp_modern.ModernMLP],
-             "lenet5": [lenet5.LeNet5], "lecun1989": [lecun1989.LeCun1989],
-             "lecun1989-fullbatch": [lecun1989.LeCun1989FullBatch],
-             "predict": [predict.PredictMLP, predict.PredictLeNet5],
-             "cdnn": [cdnn.CDNN], "predict-cdnn": [cdnn.PredictCDNN]}
-    if name == "all":
-        return [c for n in NAMES for c in table[n]]
-    return table[name]
-
-
-def set_torch_threads(n):
-    import torch
-    if n is not None:
-        torch.set_num_threads(n)
-    return torch.get_num_threads()
+from .runner import NAMES, run_workload, set_torch_threads, workload_class, workload_classes
 
 
 def matmul_peak_gflops():
@@ -68,57 +50,12 @@ def matmul_peak_gflops():
     return 2 * 1024 ** 3 / best / 1e9
 
 
-def run_workload(cls, quick=False, tiny=False, reps=3, vs_torch=True, log=print, device="cpu",
-                 gemm_floor=True):
-    """Time one workload in-process; returns a dict of results (see the module docstring).
-    ``gemm_floor``: count the matrix products and measure the GEMM peak at their shapes
-    first (CPU only)."""
-    from . import gemm
-    w = cls()
-    w.device = device
-    w.load(quick, tiny)
-    reps = max(reps, getattr(w, "min_reps", 1) if not tiny else 1)
-    w.setup("both" if vs_torch else "neurona")
-    floor = gemm.floor(gemm.workload_products(w)) if gemm_floor and device == "cpu" else None
-    sides = ["neurona", "torch"] if vs_torch else ["neurona"]
-    times = {s: [] for s in sides}
-    losses = {s: [] for s in sides}
-    for r in range(reps):
-        order = sides if r % 2 == 0 else sides[::-1]
-        for s in order:
-            t0 = common.now()
-            first = w.epoch_neurona(r) if s == "neurona" else w.epoch_torch(r)
-            times[s].append(common.now() - t0)
-            if r == 0:
-                losses[s] = first
-    res = {"workload": w.name, "title": w.title, "notes": list(w.notes), "data": w.source,
-           "unit": w.unit, "examples_per_unit": w.examples_per_epoch(), "reps": reps,
-           "batch_size": w.batch_size, "first_losses": losses, "device": device}
-    for s in sides:
-        res[s] = common.summarize(times[s])
-        res[s]["examples_per_s"] = res["examples_per_unit"] / res[s]["median"]
-        res[s]["accuracy"] = w.accuracy(s)
-        if floor is not None:
-            res[s]["floor_fraction"] = floor["floor_s"] / res[s]["median"]
-            res[s]["floor_fraction_of_min"] = floor["floor_s"] / res[s]["min"]
-    if floor is not None:
-        res["gemm_floor"] = floor
-    if vs_torch:
-        ratios = [a / b for a, b in zip(times["neurona"], times["torch"])]
-        res["ratio"] = {"pairs": ratios, "median": sorted(ratios)[len(ratios) // 2]
-                        if len(ratios) % 2 else sum(sorted(ratios)[len(ratios) // 2 - 1:
-                                                                   len(ratios) // 2 + 1]) / 2,
-                        "of_minima": res["neurona"]["min"] / res["torch"]["min"]}
-    return res
-
-
 def rss_child(name, side, quick, threads):
     """Run in a fresh process: one epoch of one side; print its peak RSS as JSON."""
     common.pin_threads(threads)
     if side == "torch":
         set_torch_threads(threads)
-    cls = [c for c in workload_classes("all") if c.name == name][0]
-    w = cls()
+    w = workload_class(name)()
     w.load(quick, False)
     w.setup(side)
     before = common.peak_rss_mb()
@@ -159,7 +96,8 @@ def report(res, log=print):
     for note in res["notes"]:
         log(f"   note: {note}")
     log(f"   unit: one {res['unit']} = {res['examples_per_unit']} examples; "
-        f"{res['reps']} interleaved repetitions")
+        f"{res['reps']} interleaved repetitions"
+        + (", each side in its own worker process (--isolate)" if res.get("isolated") else ""))
     widths = [8, 9, 9, 9, 12, 12, 9, 13, 17]
     log("   " + _fmt_row(["side", "median s", "min s", "max s", "examples/s", "peak RSS MB",
                           "accuracy", "GEMM floor s", "fraction of floor"], widths))
@@ -237,6 +175,16 @@ def main(argv=None):
                         "(Haswell, SkylakeX, ...); the peak-RSS children inherit it")
     r.add_argument("--no-rss", action="store_true", help="skip the peak-RSS subprocesses "
                    "(always skipped with --quick)")
+    r.add_argument("--isolate", action="store_true",
+                   help="time each side in its own worker process (repetitions still "
+                        "interleaved; see benchmarks/isolate.py); with --vs torch, CPU only")
+    w = sub.add_parser("_side", help=argparse.SUPPRESS)
+    w.add_argument("workload")
+    w.add_argument("side")
+    w.add_argument("--quick", action="store_true")
+    w.add_argument("--tiny", action="store_true")
+    w.add_argument("--no-floor", action="store_true")
+    w.add_argument("--threads", type=int, default=None)
     c = sub.add_parser("_rss", help=argparse.SUPPRESS)
     c.add_argument("workload")
     c.add_argument("side")
@@ -252,10 +200,17 @@ def main(argv=None):
     neurona.set_num_threads(args.threads or 1)
     if args.cmd == "_rss":
         return rss_child(args.workload, args.side, args.quick, args.threads)
+    if args.cmd == "_side":
+        from . import isolate
+        return isolate.worker(args.workload, args.side, args.quick, args.tiny, args.threads,
+                              not args.no_floor)
 
     import platform
     import numpy as np
     vs_torch = args.vs == "torch"
+    if args.isolate and not (vs_torch and args.device == "cpu"):
+        p.error("--isolate times neurona and PyTorch in separate processes on the CPU: "
+                "give --vs torch and leave --device at cpu")
     reps = args.reps or (2 if args.quick else 3)
     env = {"python": sys.version.split()[0], "numpy": np.__version__,
            "platform": platform.platform(), "cpus": os.cpu_count(),
@@ -293,8 +248,12 @@ def main(argv=None):
         print(f"device: cuda ({env['gpu']}), CuPy {env['cupy']}; peak RSS not measured")
     results = []
     for cls in workload_classes(args.workload):
-        res = run_workload(cls, quick=args.quick, reps=reps, vs_torch=vs_torch,
-                           device=args.device)
+        if args.isolate:
+            from . import isolate
+            res = isolate.run_isolated(cls, quick=args.quick, reps=reps, threads=args.threads)
+        else:
+            res = run_workload(cls, quick=args.quick, reps=reps, vs_torch=vs_torch,
+                               device=args.device)
         if not args.quick and not args.no_rss and args.device == "cpu":
             res["rss"] = {s: measure_rss(res["workload"], s, False, args.threads)
                           for s in (["neurona", "torch"] if vs_torch else ["neurona"])}

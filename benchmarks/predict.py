@@ -30,7 +30,16 @@ class _Predict:
         other = self.out_t if side == "neurona" else self.out_n
         if other is None:
             return None
-        return float((out.argmax(1) == other.argmax(1)).mean())
+        return agreement(out.argmax(1), other.argmax(1))
+
+    def predictions(self, side):
+        """This side's argmax of its last outputs (``--isolate``: the parent compares)."""
+        return (self.out_n if side == "neurona" else self.out_t).argmax(1)
+
+
+def agreement(a, b) -> float:
+    """The fraction of examples on which two arrays of argmax predictions agree."""
+    return float((np.asarray(a) == np.asarray(b)).mean())
 
 
 class PredictMLP(_Predict, ThesisMLP):

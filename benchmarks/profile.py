@@ -94,7 +94,7 @@ PREDICT = ("predict-mlp", "predict-lenet5")   # the two workloads of "predict", 
 
 
 def main(argv=None):
-    from .__main__ import NAMES, workload_classes
+    from .runner import NAMES, workload_classes
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("workload", help="mlp, mlp-modern, lenet5, lecun1989, "

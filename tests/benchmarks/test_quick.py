@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from benchmarks.__main__ import run_workload, workload_classes  # noqa: E402
+from benchmarks.runner import run_workload, workload_classes  # noqa: E402
 
 CLASSES = workload_classes("all")
 
