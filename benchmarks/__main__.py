@@ -275,7 +275,8 @@ def main(argv=None):
               "weight and input gradients when training), each timed alone with np.matmul "
               "(float32) at its own shape in this process; fraction of floor = floor / median "
               "time (1.00 = nothing but those GEMMs; torch uses its own kernels, not NumPy's "
-              "BLAS, so its fraction can pass 1)")
+              "BLAS, and neurona's Winograd convolutions do fewer multiply-adds than the "
+              "im2col GEMM counted, so a fraction can pass 1)")
     summary_table(results)
     if args.json:
         from neurona.atomic import atomic_write

@@ -13,9 +13,13 @@ copies, activations, losses, optimizer updates or bias sums):
   ``grad_input = (K, C_out) x (C_out, N*L)`` (then col2im, not counted); ``2*N*L*K*C_out``
   FLOPs each. neurona computes exactly these FLOPs, either as that one product
   (``ops.conv.Conv2d``) or as N per-image products of ``(C_out, K) x (K, L)``
-  (``Conv2dPerImage``, picked for large per-image products, e.g. the CDNN's second conv);
+  (``Conv2dPerImage``, picked for large per-image products of a C-ordered input);
   the floor is timed at the whole-batch shape in both cases: the best case of one GEMM per
-  product. Grouped convolutions (torch ``groups``) count one product per group.
+  product. The exception is a 3x3 convolution of stride 1 that neurona runs by
+  Winograd's F(2x2, 3x3) (``ops/winograd.py``, the CDNN's second conv forward): its 16
+  products do 2.25 times fewer multiply-adds than the im2col GEMM counted here, so the
+  floor is not a limit for that side there, and its fraction can pass 1.
+  Grouped convolutions (torch ``groups``) count one product per group.
   A neurona ``connection_table`` is counted as neurona computes it: the full
   ``C_in`` convolution (the unconnected kernels are zeros that are still multiplied) plus
   the selection product that builds the kernel, ``(C_out*C_in, conn) x (conn, kH*kW)``

@@ -8,14 +8,17 @@ backward needs). Convolution is then one matrix product ``W (C_out, C*KH*KW) @ c
 :func:`conv2d` runs one of three Functions, all tested against each other and PyTorch:
 ``Conv2d`` (the whole batch's columns side by side, one product), ``Conv2dRows`` (the same
 a block of output rows at a time, for columns over ``COLS_MAX_BYTES``, rebuilt in backward
-instead of kept) and ``Conv2dPerImage`` (one product per image, for large per-image
-products of a C-ordered input).
+instead of kept; its forward of a 3x3 convolution of stride 1 with at least
+``WINOGRAD_MIN_CHANNELS`` input channels runs Winograd's F(2x2, 3x3), :mod:`.winograd`)
+and ``Conv2dPerImage`` (one product per image, for large per-image products of a C-ordered
+input).
 """
 
 import numpy as np
 
 from .. import backend as _dev, buffers, threads
 from ..autograd import Function, is_grad_enabled
+from . import winograd
 from .linalg import check_dtypes
 from .shape import _data
 from .geometry import check_4d, col2im, col2im_add, im2col, im2col_rows, output_hw, pad, \
@@ -164,6 +167,13 @@ ROW_MAX_BYTES = 16 << 20
 # 95 GFLOP/s for N = 768 against 75 for a whole row (6,144), its forward 80 -> 72 ms; on two
 # BLAS threads at 176 for N = 1,536, 127 for 768 and 144 for 6,144.
 NARROW_MAX_BYTES = 1 << 20
+# Forward of a 3x3 convolution of stride 1 with this many input channels or more (and an
+# even output) runs Winograd's F(2x2, 3x3) (ops/winograd.py): the CDNN's conv2 forward,
+# batch 256, one thread, 76-77 -> 57-58 ms (best of 25, alternated; median of pairs 0.79-
+# 0.83). With fewer channels its 16 products of K = C_in run too far below BLAS's peak.
+# False: im2col for every forward (the tests compare the two).
+WINOGRAD = True
+WINOGRAD_MIN_CHANNELS = 16
 
 
 class Conv2dRows(Function):
@@ -181,6 +191,10 @@ class Conv2dRows(Function):
     forward: one more im2col a step against the memory of the whole columns (the slides'
     CDNN: 170 MB for conv2, now at most ``COLS_MAX_BYTES`` a block). :func:`conv2d` picks
     it for columns larger than that (NumPy arrays). Tested against Conv2d.
+
+    Forward of a 3x3 convolution of stride 1 and dilation 1, with an even output and at
+    least ``WINOGRAD_MIN_CHANNELS`` input channels: Winograd's F(2x2, 3x3) instead
+    (``ops/winograd.py``; ``WINOGRAD = False`` turns it off). Backward is the same either way.
     """
 
     fresh_grads = True
@@ -197,6 +211,9 @@ class Conv2dRows(Function):
             w2 = np.concatenate([w2, b[:, None]], axis=1)
         # reused from step to step (buffers.py): no fresh 38 MB to page in per batch
         y = buffers.empty((c_out, oh, ow, n), np.result_type(w2, x))
+        if self._winograd():
+            winograd.conv3x3(pad(x, pads, batch_last=True), w, b, relu, out=y)
+            return y.transpose(3, 0, 1, 2)
         part = None
         for (i0, i1), (j0, j1), (n0, n1), cols in self._blocks(narrow=True):
             if n1 - n0 == n and j1 - j0 == ow:  # whole rows: the product lands in Y itself
@@ -214,6 +231,12 @@ class Conv2dRows(Function):
             else:
                 y[:, i0:i1, j0:j1, n0:n1] = block
         return y.transpose(3, 0, 1, 2)  # batch-last, as Conv2d
+
+    def _winograd(self):
+        """Whether forward runs Winograd's F(2x2, 3x3) (``WINOGRAD``)."""
+        x, (_, kernel, stride, dilation, (oh, ow)) = self.x, self.geometry
+        return WINOGRAD and kernel == (3, 3) and stride == (1, 1) and dilation == (1, 1) \
+            and oh % 2 == 0 and ow % 2 == 0 and x.shape[1] >= WINOGRAD_MIN_CHANNELS
 
     def _blocks(self, narrow=False):
         """((i0, i1), (j0, j1), (n0, n1), the columns of output rows i0..i1, output columns
