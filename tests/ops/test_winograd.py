@@ -38,7 +38,7 @@ def test_an_odd_output_is_refused_with_its_size():
         winograd.conv3x3(np.zeros((1, 9, 8, 1)), np.zeros((1, 1, 3, 3)))
 
 
-def _cdnn_like(dtype, n=12, c=16, co=8, h=12):
+def _cdnn_like(dtype, n=12, c=32, co=8, h=12):
     rng = np.random.default_rng(1)
     return {"x": rng.standard_normal((n, c, h, h)).astype(dtype),
             "w": (rng.standard_normal((co, c, 3, 3)) / 12).astype(dtype),
@@ -49,6 +49,7 @@ def _cdnn_like(dtype, n=12, c=16, co=8, h=12):
 def rows(monkeypatch):
     """conv2d through Conv2dRows for any size, and a record of Winograd's calls."""
     monkeypatch.setattr(conv, "COLS_MAX_BYTES", 1)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     calls = []
     real = winograd.conv3x3
     monkeypatch.setattr(winograd, "conv3x3", lambda *a, **k: calls.append(a[0].shape) or real(*a, **k))
@@ -57,8 +58,8 @@ def rows(monkeypatch):
 
 @pytest.mark.parametrize("padding", [0, 1])
 @pytest.mark.parametrize("nthreads", [1, 2])
-def test_conv2d_forward_and_grads_match_torch_in_float64(rows, monkeypatch, padding, nthreads):
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")   # neurona on two threads splits the tiles
+def test_conv2d_forward_and_grads_match_torch_in_float64(rows, padding, nthreads):
+    # BLAS on one thread (the fixture): neurona on two shares the tile rows out
     arrays = _cdnn_like(np.float64, h=12 - 2 * padding)
     ours = {k: Tensor(v, requires_grad=True) for k, v in arrays.items()}
     theirs = {k: torch.tensor(v, requires_grad=True) for k, v in arrays.items()}
@@ -70,7 +71,7 @@ def test_conv2d_forward_and_grads_match_torch_in_float64(rows, monkeypatch, padd
         (y * Tensor(g)).sum().backward()
     finally:
         threads.set_num_threads(1)
-    assert type(y._ctx) is conv.Conv2dRows and rows == [(16, 12, 12, 12)]
+    assert type(y._ctx) is conv.Conv2dRows and rows == [(32, 12, 12, 12)]
     ref = torch.nn.functional.conv2d(theirs["x"], theirs["w"], theirs["b"], padding=padding)
     (ref * torch.from_numpy(g)).sum().backward()
     np.testing.assert_allclose(y.data, ref.detach().numpy(), rtol=1e-12, atol=1e-12)
@@ -101,11 +102,11 @@ def test_winograd_forward_passes_gradcheck(rows):
 
 
 @pytest.mark.parametrize("c, kernel, stride, dilation, h", [
-    (15, 3, 1, 1, 12),    # too few input channels
-    (16, 5, 1, 1, 12),    # not 3x3
-    (16, 3, 2, 1, 13),    # stride 2
-    (16, 3, 1, 2, 12),    # dilated
-    (16, 3, 1, 1, 11),    # odd output (9 x 9)
+    (31, 3, 1, 1, 12),    # too few input channels
+    (32, 5, 1, 1, 12),    # not 3x3
+    (32, 3, 2, 1, 13),    # stride 2
+    (32, 3, 1, 2, 12),    # dilated
+    (32, 3, 1, 1, 11),    # odd output (9 x 9)
 ])
 def test_im2col_keeps_what_winograd_does_not_cover(rows, c, kernel, stride, dilation, h):
     rng = np.random.default_rng(3)
@@ -113,3 +114,20 @@ def test_im2col_keeps_what_winograd_does_not_cover(rows, c, kernel, stride, dila
     w = Tensor(rng.standard_normal((3, c, kernel, kernel)), requires_grad=True)
     y = F.conv2d(x, w, stride=stride, dilation=dilation)
     assert type(y._ctx) is conv.Conv2dRows and rows == []
+
+
+def test_with_blas_on_two_threads_only_neurona_s_split_runs_it(rows, monkeypatch):
+    """BLAS's threads do nothing for Winograd's small products: with two of them, im2col,
+    unless neurona splits the work itself."""
+    x = Tensor(np.random.default_rng(4).standard_normal((2, 32, 6, 6)))
+    w = Tensor(np.random.default_rng(5).standard_normal((3, 32, 3, 3)), requires_grad=True)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    F.conv2d(x, w)
+    assert rows == []
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    threads.set_num_threads(2)
+    try:
+        F.conv2d(x, w)
+    finally:
+        threads.set_num_threads(1)
+    assert rows == [(32, 6, 6, 2)]

@@ -168,12 +168,16 @@ ROW_MAX_BYTES = 16 << 20
 # BLAS threads at 176 for N = 1,536, 127 for 768 and 144 for 6,144.
 NARROW_MAX_BYTES = 1 << 20
 # Forward of a 3x3 convolution of stride 1 with this many input channels or more (and an
-# even output) runs Winograd's F(2x2, 3x3) (ops/winograd.py): the CDNN's conv2 forward,
-# batch 256, one thread, 76-77 -> 57-58 ms (best of 25, alternated; median of pairs 0.79-
-# 0.83). With fewer channels its 16 products of K = C_in run too far below BLAS's peak.
-# False: im2col for every forward (the tests compare the two).
+# even output) runs Winograd's F(2x2, 3x3) (ops/winograd.py): the CDNN's conv2 forward
+# (32 -> 64 channels), batch 256, one thread, 76-77 -> 57-58 ms (best of 25, alternated;
+# median of pairs 0.79-0.83). Against im2col, batch 256, 26 x 26, one thread, median of 12
+# alternated pairs: 4 -> 16 channels 1.48x, 8 -> 32 1.43x, 16 -> 32 1.09x, 16 -> 64 1.13x,
+# 32 -> 64 0.87x, 64 -> 64 0.74x: with fewer channels its 16 products of K = C_in run too
+# far below BLAS's peak. Not with BLAS on two threads (predict-CDNN 1.06-1.14x im2col's
+# time), only on one or when neurona splits (OPENBLAS_NUM_THREADS=1, set_num_threads(2):
+# 0.84x). False: im2col for every forward (the tests compare the two).
 WINOGRAD = True
-WINOGRAD_MIN_CHANNELS = 16
+WINOGRAD_MIN_CHANNELS = 32
 
 
 class Conv2dRows(Function):
@@ -235,8 +239,11 @@ class Conv2dRows(Function):
     def _winograd(self):
         """Whether forward runs Winograd's F(2x2, 3x3) (``WINOGRAD``)."""
         x, (_, kernel, stride, dilation, (oh, ow)) = self.x, self.geometry
+        # its 16 small products a tile gain nothing from BLAS's threads: with more than one
+        # it runs only when neurona shares the tiles out itself (BLAS then on one)
         return WINOGRAD and kernel == (3, 3) and stride == (1, 1) and dilation == (1, 1) \
-            and oh % 2 == 0 and ow % 2 == 0 and x.shape[1] >= WINOGRAD_MIN_CHANNELS
+            and oh % 2 == 0 and ow % 2 == 0 and x.shape[1] >= WINOGRAD_MIN_CHANNELS \
+            and (threads.blas_threads() == 1 or threads.splits_products())
 
     def _blocks(self, narrow=False):
         """((i0, i1), (j0, j1), (n0, n1), the columns of output rows i0..i1, output columns
