@@ -41,6 +41,30 @@ def test_sgd_update_by_hand():
     assert sgd_update(P, G, lr=0.1, maximize=True)[0] == pytest.approx(1.05)
 
 
+def test_sgd_with_lr_1_subtracts_the_gradient_itself():
+    """lr = 1 (the thesis's eta) skips the product: the same bits as p - 1.0 * g, with the
+    momentum buffer and weight decay too, in float32 and float64."""
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        p, g, b = (rng.standard_normal(1000).astype(dtype) for _ in range(3))
+        for options in ({}, {"momentum": 0.9}, {"weight_decay": 0.01},
+                        {"weight_decay": 0.01, "weight_decay_form": "thesis"}):
+            ours = p.copy()
+            buf = sgd_update_(ours, g, b.copy() if options.get("momentum") else None, lr=1,
+                              **options)
+            ref = p.copy()
+            step = g + 0.01 * ref if options.get("weight_decay") and "weight_decay_form" \
+                not in options else g
+            if options.get("momentum"):
+                step = 0.9 * b + step
+                np.testing.assert_array_equal(buf, step)
+            if "weight_decay_form" in options:
+                ref *= 1 - 0.01
+            ref -= 1.0 * step
+            assert ours.dtype == dtype
+            np.testing.assert_array_equal(ours, ref)
+
+
 def test_sgd_update_does_not_modify_inputs():
     p, g, b = P.copy(), G.copy(), np.array([1.0])
     sgd_update(p, g, b, lr=0.1, momentum=0.9, weight_decay=0.1)
