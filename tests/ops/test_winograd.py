@@ -116,9 +116,9 @@ def test_im2col_keeps_what_winograd_does_not_cover(rows, c, kernel, stride, dila
     assert type(y._ctx) is conv.Conv2dRows and rows == []
 
 
-def test_with_blas_on_two_threads_only_neurona_s_split_runs_it(rows, monkeypatch):
-    """BLAS's threads do nothing for Winograd's small products: with two of them, im2col,
-    unless neurona splits the work itself."""
+def test_winograd_runs_only_with_blas_on_one_thread(rows, monkeypatch):
+    """BLAS's threads do nothing for Winograd's small products: with two of them, im2col;
+    with one, Winograd, neurona's own split of the tiles included."""
     x = Tensor(np.random.default_rng(4).standard_normal((2, 32, 6, 6)))
     w = Tensor(np.random.default_rng(5).standard_normal((3, 32, 3, 3)), requires_grad=True)
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")

@@ -9,7 +9,8 @@ backward needs). Convolution is then one matrix product ``W (C_out, C*KH*KW) @ c
 ``Conv2d`` (the whole batch's columns side by side, one product), ``Conv2dRows`` (the same
 a block of output rows at a time, for columns over ``COLS_MAX_BYTES``, rebuilt in backward
 instead of kept; its forward of a 3x3 convolution of stride 1 with at least
-``WINOGRAD_MIN_CHANNELS`` input channels runs Winograd's F(2x2, 3x3), :mod:`.winograd`)
+``WINOGRAD_MIN_CHANNELS`` input channels, with BLAS on one thread, runs Winograd's
+F(2x2, 3x3), :mod:`.winograd`)
 and ``Conv2dPerImage`` (one product per image, for large per-image products of a C-ordered
 input).
 """
@@ -197,8 +198,9 @@ class Conv2dRows(Function):
     it for columns larger than that (NumPy arrays). Tested against Conv2d.
 
     Forward of a 3x3 convolution of stride 1 and dilation 1, with an even output and at
-    least ``WINOGRAD_MIN_CHANNELS`` input channels: Winograd's F(2x2, 3x3) instead
-    (``ops/winograd.py``; ``WINOGRAD = False`` turns it off). Backward is the same either way.
+    least ``WINOGRAD_MIN_CHANNELS`` input channels, when BLAS runs on one thread
+    (``OPENBLAS_NUM_THREADS=1``): Winograd's F(2x2, 3x3) instead (``ops/winograd.py``;
+    ``WINOGRAD = False`` turns it off). Backward is the same either way.
     """
 
     fresh_grads = True
@@ -210,14 +212,15 @@ class Conv2dRows(Function):
         oh, ow = output_hw(x.shape[2:], pads, (kh, kw), stride, dilation, "conv2d")
         self.x, self.w, self.has_bias = x, w, b is not None
         self.geometry = (pads, (kh, kw), stride, dilation, (oh, ow))
-        w2 = w.reshape(c_out, -1)
-        if b is not None:  # [W2 | b] @ [cols; 1], as in Conv2d
-            w2 = np.concatenate([w2, b[:, None]], axis=1)
         # reused from step to step (buffers.py): no fresh 38 MB to page in per batch
-        y = buffers.empty((c_out, oh, ow, n), np.result_type(w2, x))
+        dtype = np.result_type(w, x) if b is None else np.result_type(w, x, b)
+        y = buffers.empty((c_out, oh, ow, n), dtype)
         if self._winograd():
             winograd.conv3x3(pad(x, pads, batch_last=True), w, b, relu, out=y)
             return y.transpose(3, 0, 1, 2)
+        w2 = w.reshape(c_out, -1)
+        if b is not None:  # [W2 | b] @ [cols; 1], as in Conv2d
+            w2 = np.concatenate([w2, b[:, None]], axis=1)
         part = None
         for (i0, i1), (j0, j1), (n0, n1), cols in self._blocks(narrow=True):
             if n1 - n0 == n and j1 - j0 == ow:  # whole rows: the product lands in Y itself
@@ -239,11 +242,11 @@ class Conv2dRows(Function):
     def _winograd(self):
         """Whether forward runs Winograd's F(2x2, 3x3) (``WINOGRAD``)."""
         x, (_, kernel, stride, dilation, (oh, ow)) = self.x, self.geometry
-        # its 16 small products a tile gain nothing from BLAS's threads: with more than one
-        # it runs only when neurona shares the tiles out itself (BLAS then on one)
+        # its 16 small products a tile gain nothing from BLAS's threads: only with BLAS on
+        # one thread (neurona may then share the tiles out over its own, threads.py)
         return WINOGRAD and kernel == (3, 3) and stride == (1, 1) and dilation == (1, 1) \
             and oh % 2 == 0 and ow % 2 == 0 and x.shape[1] >= WINOGRAD_MIN_CHANNELS \
-            and (threads.blas_threads() == 1 or threads.splits_products())
+            and threads.blas_threads() == 1
 
     def _blocks(self, narrow=False):
         """((i0, i1), (j0, j1), (n0, n1), the columns of output rows i0..i1, output columns
