@@ -126,7 +126,8 @@ def test_split_products_agree_to_rounding_and_repeat_exactly(small_jobs):
 
 @pytest.mark.parametrize("shapes", [((37, 11), (11, 23)), ((5, 11), (11, 90)),
                                     ((6, 7, 11), (11, 9)), ((6, 7, 11), (6, 11, 9)),
-                                    ((1, 7, 11), (6, 11, 9)), ((7, 11), (6, 11, 9))])
+                                    ((1, 7, 11), (6, 11, 9)), ((7, 11), (6, 11, 9)),
+                                    ((6, 1, 7, 11), (1, 5, 11, 9))])
 def test_matmul_splits_like_np_matmul(small_jobs, shapes):
     threads.set_num_threads(3)
     rng = np.random.default_rng(0)
