@@ -1,5 +1,6 @@
 """Runner: ``python -m benchmarks run WORKLOAD [--vs torch] [--quick] [--reps N]
-[--threads 1|2] [--blas-core env|native|NAME] [--isolate] [--json FILE] [--no-rss]``.
+[--threads 1|2] [--split] [--blas-core env|native|NAME] [--isolate] [--json FILE]
+[--no-rss]``.
 
 WORKLOAD is one of mlp, mlp-modern, lenet5, lecun1989, lecun1989-fullbatch, predict, cdnn,
 predict-cdnn, all (cdnn: the slides' CDNN, 64 RMSprop steps of batch 256 per repetition;
@@ -10,6 +11,9 @@ alternates so a drift in machine speed hits both alike); each repetition is one 
 (cdnn: a fixed number of steps). ``--threads N`` pins BLAS's threads (the environment,
 before NumPy loads) and torch's to N, and gives neurona N threads for its own work
 (``neurona.set_num_threads``); the GEMM peaks are measured with BLAS's N threads.
+``--split`` (N >= 2): neurona's BLAS on one thread instead, so that neurona splits the
+matrix products too over its N threads (threads.py); torch keeps N; the GEMM peaks are still
+BLAS's on N threads (raised for the measurement with threadpoolctl).
 ``--isolate``: each side in its own worker process, the repetitions still interleaved and
 timed inside the worker (benchmarks/isolate.py), so that neither side's threads,
 allocator or caches are in the other's process.
@@ -52,7 +56,6 @@ def matmul_peak_gflops():
 
 def rss_child(name, side, quick, threads):
     """Run in a fresh process: one epoch of one side; print its peak RSS as JSON."""
-    common.pin_threads(threads)
     if side == "torch":
         set_torch_threads(threads)
     w = workload_class(name)()
@@ -66,10 +69,9 @@ def rss_child(name, side, quick, threads):
                       "reset_ok": reset}))
 
 
-def measure_rss(name, side, quick, threads):
+def measure_rss(name, side, quick, threads, split=False):
     cmd = [sys.executable, "-m", "benchmarks", "_rss", name, side]
-    if quick:
-        cmd.append("--quick")
+    cmd += ["--quick"] * quick + ["--split"] * (split and side == "neurona")
     if threads is not None:
         cmd += ["--threads", str(threads)]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -165,6 +167,10 @@ def main(argv=None):
     r.add_argument("--quick", action="store_true", help="a few hundred batches per workload")
     r.add_argument("--reps", type=int, default=None, help="repetitions (default 3, quick 2)")
     r.add_argument("--threads", type=int, default=None, help="pin BLAS and torch threads")
+    r.add_argument("--split", action="store_true",
+                   help="with --threads N >= 2: neurona's BLAS on one thread, neurona "
+                        "splitting the work, products included, over its N threads "
+                        "(torch keeps N)")
     r.add_argument("--json", default=None, help="write the results to this file")
     r.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                    help="cuda: neurona on CuPy against PyTorch on CUDA (needs a GPU and "
@@ -185,14 +191,25 @@ def main(argv=None):
     w.add_argument("--tiny", action="store_true")
     w.add_argument("--no-floor", action="store_true")
     w.add_argument("--threads", type=int, default=None)
+    w.add_argument("--split", action="store_true")
     c = sub.add_parser("_rss", help=argparse.SUPPRESS)
     c.add_argument("workload")
     c.add_argument("side")
     c.add_argument("--quick", action="store_true")
     c.add_argument("--threads", type=int, default=None)
+    c.add_argument("--split", action="store_true")
     args = p.parse_args(argv)
 
-    common.pin_threads(args.threads)  # before NumPy is imported
+    if args.split and (args.threads or 1) < 2:
+        p.error("--split shares neurona's work out over its own threads: give --threads 2 "
+                "or more")
+    if args.split:
+        try:
+            import threadpoolctl  # noqa: F401
+        except ImportError:
+            p.error("--split measures the GEMM peaks with BLAS raised to N threads through "
+                    "threadpoolctl: pip install threadpoolctl (scikit-learn brings it)")
+    common.pin_threads(args.threads, args.split)  # before NumPy is imported
     common.set_blas_core(getattr(args, "blas_core", "env"))
     import neurona
     neurona.tune_malloc()  # as the CLI does (NEURONA_MALLOC_TUNING=0: measure without it)
@@ -214,7 +231,7 @@ def main(argv=None):
     reps = args.reps or (2 if args.quick else 3)
     env = {"python": sys.version.split()[0], "numpy": np.__version__,
            "platform": platform.platform(), "cpus": os.cpu_count(),
-           "threads_requested": args.threads, "blas": common.blas_info()}
+           "threads_requested": args.threads, "split": args.split, "blas": common.blas_info()}
     if vs_torch:
         import torch
         env["torch"] = torch.__version__
@@ -226,6 +243,10 @@ def main(argv=None):
           + (f"  torch {env['torch']} (CPU, torch.get_num_threads() = {env['torch_num_threads']})"
              if vs_torch else ""))
     print(f"environment: {', '.join(f'{k}={v}' for k, v in env['blas']['env'].items())}")
+    if args.split:
+        print(f"--split: neurona's BLAS on one thread, neurona's own {args.threads} threads "
+              "sharing out its work and matrix products; torch on "
+              f"{env.get('torch_num_threads', args.threads)}")
     for pool in env["blas"].get("pools", []):
         print(f"BLAS: {pool}")
         forced = env["blas"]["env"][common.CORE_VAR]
@@ -250,12 +271,13 @@ def main(argv=None):
     for cls in workload_classes(args.workload):
         if args.isolate:
             from . import isolate
-            res = isolate.run_isolated(cls, quick=args.quick, reps=reps, threads=args.threads)
+            res = isolate.run_isolated(cls, quick=args.quick, reps=reps, threads=args.threads,
+                                       split=args.split)
         else:
             res = run_workload(cls, quick=args.quick, reps=reps, vs_torch=vs_torch,
                                device=args.device)
         if not args.quick and not args.no_rss and args.device == "cpu":
-            res["rss"] = {s: measure_rss(res["workload"], s, False, args.threads)
+            res["rss"] = {s: measure_rss(res["workload"], s, False, args.threads, args.split)
                           for s in (["neurona", "torch"] if vs_torch else ["neurona"])}
             try:
                 res["rss_ratio"] = (res["rss"]["neurona"]["peak_rss_mb"]

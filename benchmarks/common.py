@@ -27,30 +27,40 @@ def set_blas_core(core: str) -> None:
         os.environ[CORE_VAR] = core
 
 
-def pin_threads(n: int | None) -> None:
-    """Set the BLAS thread variables (effective only before NumPy is imported) and, when
-    NumPy/threadpoolctl are already loaded, limit the running pools too."""
+def pin_threads(n: int | None, split: bool = False) -> None:
+    """Set the BLAS thread variables to ``n`` (effective only before NumPy is imported) and,
+    when NumPy/threadpoolctl are already loaded, limit the running pools too. ``split``:
+    BLAS on one thread instead (``--split``: neurona shares the work out over ``n``)."""
     if n is None:
         return
+    blas = 1 if split else n
     for var in THREAD_VARS:
-        os.environ[var] = str(n)
+        os.environ[var] = str(blas)
     if "numpy" in sys.modules:
         try:
             import threadpoolctl
-            threadpoolctl.threadpool_limits(n)
+            threadpoolctl.threadpool_limits(blas)
         except ImportError:
             pass
 
 
 @contextlib.contextmanager
 def blas_threads():
-    """BLAS on its own threads for the block (neurona.set_num_threads(1)), e.g. to measure
-    its peak while neurona, set to more threads, holds it to one; then as before."""
+    """BLAS alone on the cores the run was given, for the block (neurona.set_num_threads(1)),
+    to measure its peak; then as before. With ``--split`` (BLAS started on one thread,
+    neurona on n) BLAS is raised to n threads for the block (threadpoolctl), so that a peak
+    is that of the same cores either way."""
     import neurona
     n = neurona.get_num_threads()
+    raise_to = n if neurona.threads.splits_products() else None
     neurona.set_num_threads(1)
     try:
-        yield
+        if raise_to is None:
+            yield
+        else:
+            import threadpoolctl
+            with threadpoolctl.threadpool_limits(raise_to, user_api="blas"):
+                yield
     finally:
         neurona.set_num_threads(n)
 

@@ -8,8 +8,8 @@ quiet machine, then asks them in turn for one timed repetition each, in the same
 alternating order as in-process. A worker times its repetition itself, so the pipe is not
 in the time, and only one worker runs at a time.
 
-Protocol: one JSON object per line. The worker sends ``{"meta", "min_reps", "floor"}`` when
-ready; then answers ``{"do": "rep", "r": R}`` with ``{"time", "losses"}`` and
+Protocol: one JSON object per line. The worker sends ``{"meta", "min_reps", "floor",
+"threads"}`` when ready (``threads``: the thread counts it runs with); then answers ``{"do": "rep", "r": R}`` with ``{"time", "losses"}`` and
 ``{"do": "finish"}`` with ``{"accuracy", "predictions"}`` (an inference workload's argmax
 predictions, which the parent compares, since neither side sees the other's), and exits.
 """
@@ -42,7 +42,8 @@ def worker(name: str, side: str, quick: bool, tiny: bool, threads, gemm_floor: b
     w.load(quick, tiny)
     w.setup(side)
     floor = gemm.floor(gemm.workload_products(w)) if gemm_floor else None
-    send({"meta": describe(w), "min_reps": getattr(w, "min_reps", 1), "floor": floor})
+    send({"meta": describe(w), "min_reps": getattr(w, "min_reps", 1), "floor": floor,
+          "threads": thread_counts(side)})
     epoch = w.epoch_neurona if side == "neurona" else w.epoch_torch
     for line in sys.stdin:
         cmd = json.loads(line)
@@ -58,12 +59,23 @@ def worker(name: str, side: str, quick: bool, tiny: bool, threads, gemm_floor: b
     return 1
 
 
+def thread_counts(side: str) -> dict:
+    """The thread counts this process runs its side with."""
+    if side == "torch":
+        import torch
+        return {"torch": torch.get_num_threads()}
+    import neurona
+    return {"blas": neurona.threads.blas_threads(), "neurona": neurona.get_num_threads(),
+            "splits_products": neurona.threads.splits_products()}
+
+
 class Side:
     """One worker process and its pipe."""
 
-    def __init__(self, name, side, quick, tiny, threads, gemm_floor):
+    def __init__(self, name, side, quick, tiny, threads, gemm_floor, split=False):
         cmd = [sys.executable, "-m", "benchmarks", "_side", name, side]
         cmd += ["--quick"] * quick + ["--tiny"] * tiny + ["--no-floor"] * (not gemm_floor)
+        cmd += ["--split"] * (split and side == "neurona")
         if threads is not None:
             cmd += ["--threads", str(threads)]
         self.side = side
@@ -90,15 +102,17 @@ class Side:
             self.proc.wait()
 
 
-def run_isolated(cls, quick=False, tiny=False, reps=3, threads=None, gemm_floor=True) -> dict:
+def run_isolated(cls, quick=False, tiny=False, reps=3, threads=None, gemm_floor=True,
+                 split=False) -> dict:
     """``runner.run_workload`` against torch, with each side in its own worker process
-    (CPU only). The GEMM floor is measured in neurona's worker."""
+    (CPU only). The GEMM floor is measured in neurona's worker. ``split``: neurona's worker
+    runs BLAS on one thread and splits the work over ``threads`` itself (``--split``)."""
     workers = {}
     try:
         ready = {}
         for side in ("neurona", "torch"):
             workers[side] = Side(cls.name, side, quick, tiny, threads,
-                                 gemm_floor and side == "neurona")
+                                 gemm_floor and side == "neurona", split)
             ready[side] = workers[side].ask()
         reps = max(reps, ready["neurona"]["min_reps"] if not tiny else 1)
         sides = ["neurona", "torch"]
@@ -122,4 +136,5 @@ def run_isolated(cls, quick=False, tiny=False, reps=3, threads=None, gemm_floor=
     res = assemble(ready["neurona"]["meta"], reps, times, losses, accuracy,
                    ready["neurona"]["floor"], "cpu")
     res["isolated"] = True
+    res["threads"] = {s: ready[s]["threads"] for s in sides}
     return res

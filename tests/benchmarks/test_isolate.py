@@ -44,6 +44,27 @@ def test_a_worker_that_fails_is_reported_with_its_side():
         workload_class("no-such-workload")
 
 
+def test_split_gives_neurona_blas_on_one_thread_and_the_products_to_its_own_two():
+    cls = workload_class("lenet5")
+    split = isolate.run_isolated(cls, quick=True, tiny=True, reps=1, threads=2, split=True)
+    plain = isolate.run_isolated(cls, quick=True, tiny=True, reps=1, threads=2)
+    assert split["threads"] == {"neurona": {"blas": 1, "neurona": 2, "splits_products": True},
+                                "torch": {"torch": 2}}
+    assert plain["threads"]["neurona"] == {"blas": 2, "neurona": 2, "splits_products": False}
+    # the floor is BLAS's peak on the same two cores either way (raised with threadpoolctl)
+    assert split["gemm_floor"]["blas_threads"] == plain["gemm_floor"]["blas_threads"] == 2
+    # split products differ from BLAS's only by rounding
+    np.testing.assert_allclose(split["first_losses"]["neurona"],
+                               plain["first_losses"]["neurona"], rtol=1e-4)
+
+
+def test_split_needs_two_threads_or_more(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "mlp", "--split", "--threads", "1", "--quick"])
+    assert exc.value.code == 2
+    assert "--split shares neurona's work out over its own threads" in capsys.readouterr().err
+
+
 def test_isolate_needs_torch_on_the_cpu(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["run", "mlp", "--isolate", "--quick"])
