@@ -103,13 +103,19 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="the workload's quick data")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--split", action="store_true",
+                        help="with --threads N >= 2: BLAS on one thread, neurona's N threads "
+                             "sharing out the work and products (as python -m benchmarks run)")
     parser.add_argument("--blas-core", default="env", metavar="env|native|NAME",
                         help="OpenBLAS's kernels, as for python -m benchmarks run")
     args = parser.parse_args(argv)
     known = [name for name in NAMES if name != "predict"] + list(PREDICT)
     if args.workload not in known + ["predict"]:   # before NumPy loads: nothing imported
         parser.error(f"unknown workload {args.workload!r}; use one of {', '.join(known)}")
-    common.pin_threads(args.threads)
+    if args.split and args.threads < 2:
+        parser.error("--split shares neurona's work out over its own threads: give "
+                     "--threads 2 or more")
+    common.pin_threads(args.threads, args.split)
     common.set_blas_core(args.blas_core)
     if args.workload in PREDICT:
         cls = workload_classes("predict")[PREDICT.index(args.workload)]
@@ -117,12 +123,14 @@ def main(argv=None):
         cls = workload_classes(args.workload)[0]
     import neurona
     neurona.tune_malloc()
-    neurona.set_num_threads(args.threads)  # neurona's threads; BLAS then runs on one
+    neurona.set_num_threads(args.threads)  # neurona's threads
     per_step, rows = profile(cls, args.steps, quick=args.quick)
     core = next((p["architecture"] for p in common.blas_info().get("pools", [])
                  if p.get("internal_api") == "openblas"), "?")
     print(f"{args.workload}: {per_step:.3f} ms per step over {args.steps} steps "
-          f"({args.threads} BLAS thread(s), OpenBLAS {core} kernels)")
+          f"({1 if args.split else args.threads} BLAS thread(s)"
+          + (f", neurona on {args.threads}" if args.split else "")
+          + f", OpenBLAS {core} kernels)")
     for label, ms in rows:
         if ms >= 0.005 * per_step:
             print(f"  {label:32s} {ms:9.3f} ms  {100 * ms / per_step:5.1f}%")

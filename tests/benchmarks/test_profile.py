@@ -37,3 +37,11 @@ def test_the_command_names_the_workloads_when_one_is_unknown(capsys):
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert "unknown workload 'predict-nothing'" in err and "predict-cdnn" in err
+
+
+def test_split_needs_two_threads_or_more(capsys):
+    import pytest
+    with pytest.raises(SystemExit) as stop:
+        profile.main(["lenet5", "--split"])
+    assert stop.value.code == 2
+    assert "--split shares neurona's work out over its own threads" in capsys.readouterr().err
