@@ -9,9 +9,10 @@ alternating order as in-process. A worker times its repetition itself, so the pi
 in the time, and only one worker runs at a time.
 
 Protocol: one JSON object per line. The worker sends ``{"meta", "min_reps", "floor",
-"threads"}`` when ready (``threads``: the thread counts it runs with); then answers ``{"do": "rep", "r": R}`` with ``{"time", "losses"}`` and
-``{"do": "finish"}`` with ``{"accuracy", "predictions"}`` (an inference workload's argmax
-predictions, which the parent compares, since neither side sees the other's), and exits.
+"threads"}`` when ready (``threads``: the thread counts it runs with); then answers
+``{"do": "rep", "r": R}`` with ``{"time", "losses"}`` and ``{"do": "finish"}`` with
+``{"accuracy", "predictions"}`` (an inference workload's argmax predictions, which the
+parent compares, since neither side sees the other's), and exits.
 """
 
 from __future__ import annotations

@@ -119,8 +119,8 @@ def _parts(length: int, size: int, minimum: int) -> int:
 def split(fn, length: int, size: int, minimum: int | None = None) -> list:
     """``[fn(start, stop), ...]`` over consecutive ranges that cover ``range(length)``, one
     range per thread, run at once; ``size`` is the number of elements the whole job
-    touches, and each part gets at least ``minimum`` (``MIN_PARALLEL``) of them (a small job gets one range,
-    ``fn(0, length)``, in the calling thread).
+    touches, and each part gets at least ``minimum`` (``MIN_PARALLEL``) of them (a small
+    job gets one range, ``fn(0, length)``, in the calling thread).
 
     ``fn`` must write only what its own range owns. The results come back in range order;
     an exception in any part is raised here, after every part has finished.
