@@ -201,8 +201,7 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     if args.split and (args.threads or 1) < 2:
-        p.error("--split shares neurona's work out over its own threads: give --threads 2 "
-                "or more")
+        p.error(common.SPLIT_NEEDS_THREADS)
     if args.split:
         try:
             import threadpoolctl  # noqa: F401

@@ -27,6 +27,10 @@ def set_blas_core(core: str) -> None:
         os.environ[CORE_VAR] = core
 
 
+SPLIT_NEEDS_THREADS = ("--split shares neurona's work out over its own threads: give "
+                       "--threads 2 or more")
+
+
 def pin_threads(n: int | None, split: bool = False) -> None:
     """Set the BLAS thread variables to ``n`` (effective only before NumPy is imported) and,
     when NumPy/threadpoolctl are already loaded, limit the running pools too. ``split``:

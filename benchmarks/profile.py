@@ -113,8 +113,7 @@ def main(argv=None):
     if args.workload not in known + ["predict"]:   # before NumPy loads: nothing imported
         parser.error(f"unknown workload {args.workload!r}; use one of {', '.join(known)}")
     if args.split and args.threads < 2:
-        parser.error("--split shares neurona's work out over its own threads: give "
-                     "--threads 2 or more")
+        parser.error(common.SPLIT_NEEDS_THREADS)
     common.pin_threads(args.threads, args.split)
     common.set_blas_core(args.blas_core)
     if args.workload in PREDICT:

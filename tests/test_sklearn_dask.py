@@ -74,8 +74,13 @@ def test_cross_validation_on_the_cluster(client):
 def test_reproduce_on_the_cluster_equals_the_serial_run(client, tmp_path):
     from neurona.cli import main
     from tests.recipes.test_parallel import measured
+    from threadpoolctl import threadpool_limits
     ids = ["xor-worked", "slides-restarts", "T3"]
-    assert main(["reproduce", *ids, "--quick", "--out", str(tmp_path / "serial")]) == 0
+    # the workers run BLAS on one thread (their nanny's setting), so the serial run does too:
+    # products split over more BLAS threads round differently (pytest run without the
+    # README's OPENBLAS_NUM_THREADS=1 failed here)
+    with threadpool_limits(1, user_api="blas"):
+        assert main(["reproduce", *ids, "--quick", "--out", str(tmp_path / "serial")]) == 0
     address = client.scheduler.address
     assert address.startswith("tcp://127.0.0.1:")
     assert main(["reproduce", *ids, "--quick", "--out", str(tmp_path / "dask"),
