@@ -21,9 +21,8 @@ a repetition against 21.4-21.8 s with BLAS on two (medians of three isolated run
 convolutions then running Winograd (``ops/conv.py``); but products of 1-10 M
 multiply-adds gain from BLAS's own threads (1.3-1.9x one thread's speed) and not from a
 split, so predict-MLP and the 1989 net's full batch ran slower that way. Raising BLAS to n
-threads for just those products was tried and not kept (README, ninth session): after each
-such call OpenBLAS's helper thread spins on the second core, and LeNet-5 lost more
-(1.16x the time) than the MLPs gained (0.92-0.94x).
+threads for just those products was tried and not kept (README, ninth session): whole
+workloads gained and lost by as much (0.79-1.40x the time) and changed sign between runs.
 
 A job of fewer than ``MIN_PARALLEL`` elements (a product of fewer than ``MIN_MACS``
 multiply-adds) runs in the calling thread, because a hand-off costs 50-190 us (160-190 us
