@@ -6,8 +6,8 @@ weights), forward only, float32, one thread, at the benchmarks' four convolution
     python -m venv /tmp/nb && /tmp/nb/bin/pip install numba==0.68.1 numpy
     OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 /tmp/nb/bin/python benchmarks/numba_probe.py
 
-Measured 2026-12-02: the direct kernel was 1.7-2.8x slower at every shape (README,
-Benchmarks); only a register-blocked kernel could compete, which is a project of its own.
+Measured 2026-12-02: the direct kernel was 1.7-2.8x slower at every shape (benchmarks/HISTORY.md,
+second session); only a register-blocked kernel could compete, which is a project of its own.
 """
 import time, numpy as np, numba
 from numba import njit

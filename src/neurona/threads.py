@@ -15,14 +15,15 @@ a warning); 1 otherwise, which leaves the work as it was, with
 BLAS on its own threads for the products. With more than one, neurona also splits the
 matrix products (:func:`matmul`) when BLAS was started on one thread
 (``OPENBLAS_NUM_THREADS=1``); otherwise BLAS keeps them, so that the two never run more
-threads than cores. Measured on this project's two-core machine (README, Benchmarks,
-``--split``): BLAS on one thread and neurona on two trained the slides' CDNN in 16.6-17.3 s
-a repetition against 21.4-21.8 s with BLAS on two (medians of three isolated runs), its
-convolutions then running Winograd (``ops/conv.py``); but products of 1-10 M
-multiply-adds gain from BLAS's own threads (1.3-1.9x one thread's speed) and not from a
-split, so predict-MLP and the 1989 net's full batch ran slower that way. Raising BLAS to n
-threads for just those products was tried and not kept (README, ninth session): whole
-workloads gained and lost by as much (0.79-1.40x the time) and changed sign between runs.
+threads than cores. Measured on this project's two-core machine
+(``benchmarks/HISTORY.md``, eighth session, ``--split``): BLAS on one thread and neurona on
+two trained the slides' CDNN in 16.6-17.3 s a repetition against 21.4-21.8 s with BLAS on
+two (medians of three isolated runs), its convolutions then running Winograd
+(``ops/conv.py``); but products of 1-10 M multiply-adds gain from BLAS's own threads
+(1.3-1.9x one thread's speed) and not from a split, so predict-MLP and the 1989 net's full
+batch ran slower that way. Raising BLAS to n threads for just those products was tried and
+not kept (``benchmarks/HISTORY.md``, ninth session): whole workloads gained and lost by as
+much (0.79-1.40x the time) and changed sign between runs.
 
 A job of fewer than ``MIN_PARALLEL`` elements (a product of fewer than ``MIN_MACS``
 multiply-adds) runs in the calling thread, because a hand-off costs 50-190 us (160-190 us
