@@ -65,10 +65,11 @@ def test_split_raises_a_parts_error_after_every_part_finished(small_jobs):
     assert done == [0]
 
 
-def test_a_job_inside_a_worker_runs_whole(small_jobs):
+def test_a_job_inside_a_part_runs_whole(small_jobs):
     threads.set_num_threads(2)
     inner = threads.split(lambda a, b: threads.split(lambda c, d: (c, d), 8, 10 ** 6), 2, 10 ** 6)
-    assert inner == [[(0, 4), (4, 8)], [(0, 8)]]
+    assert inner == [[(0, 8)], [(0, 8)]]   # the caller's own part as a worker's
+    assert threads.split(lambda c, d: (c, d), 8, 10 ** 6) == [(0, 4), (4, 8)]   # after it
 
 
 def test_workers_run_in_the_callers_errstate(small_jobs):

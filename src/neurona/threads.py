@@ -28,8 +28,8 @@ much (0.79-1.40x the time) and changed sign between runs.
 A job of fewer than ``MIN_PARALLEL`` elements (a product of fewer than ``MIN_MACS``
 multiply-adds) runs in the calling thread, because a hand-off costs 50-190 us (160-190 us
 for an empty job on the machine of 2026-12-03, mostly the operating system waking the
-threads). So does a job started from inside a worker, which would otherwise wait for its
-own pool.
+threads). So does a job started from inside a part of another (a worker's, or the
+caller's own), which would otherwise wait for the busy threads.
 """
 
 from __future__ import annotations
@@ -114,7 +114,8 @@ def _executor(workers: int) -> ThreadPoolExecutor:
 
 
 def _parts(length: int, size: int, minimum: int) -> int:
-    if getattr(_local, "worker", False):
+    # inside a part (a worker's, or the caller's own): the other threads are busy
+    if getattr(_local, "worker", False) or getattr(_local, "inside", False):
         return 1
     return max(1, min(get_num_threads(), length, size // minimum))
 
@@ -136,9 +137,11 @@ def split(fn, length: int, size: int, minimum: int | None = None) -> list:
     # each part runs in a copy of the caller's context: NumPy's errstate lives there
     futures = [pool.submit(contextvars.copy_context().run, fn, bounds[i], bounds[i + 1])
                for i in range(1, parts)]
+    _local.inside = True   # the caller's own part: a job started in it runs whole
     try:
         first = fn(bounds[0], bounds[1])
     finally:
+        _local.inside = False
         rest = [f.exception() for f in futures]  # waits for every part
     for error in rest:
         if error is not None:

@@ -177,3 +177,100 @@ def test_narrow_ranges_widen_with_blas_threads_and_stay_whole_rows_when_neurona_
         assert widths() == {w - 2}
     finally:
         threads.set_num_threads(1)
+
+
+@pytest.mark.parametrize("n_threads", [2, 3])
+@pytest.mark.parametrize("case", [
+    (7, 2, 9, 8, 4, 3, 1, 0, 1, True, 300, None),     # a few rows a block, the batch shared
+    (5, 3, 7, 6, 4, 3, 2, 1, 1, False, 1, None),      # one row a block, each range padded
+    (5, 3, 7, 6, 4, 3, 1, 1, 1, True, 1, 2),          # groups of 2 images in each range
+])
+def test_ranges_of_images_on_threads_match_torch_and_one_thread(monkeypatch, n_threads, case):
+    """With neurona splitting the products, forward and backward give each thread a range of
+    images (``_image_split``): PyTorch's values and gradients, one range per thread, and
+    the one-thread results to rounding (the weight gradient sums the ranges' parts)."""
+    from neurona import threads
+    n, c, h, w, co, k, s, p, d, bias, cap, group = case
+    monkeypatch.setattr(conv, "COLS_MAX_BYTES", cap)
+    monkeypatch.setattr(conv, "IMAGES_SPLIT_MIN_MACS", 1)
+    monkeypatch.setattr(conv, "SMALL_MAX", 0)   # these small products count as large
+    monkeypatch.setattr(threads, "MIN_PARALLEL", 1 << 40)   # only the ranges are split
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    if group:   # one output row of two images is all a block may hold
+        per_image_row = (c * k * k + bias) * ((w + 2 * p - k) // s + 1) * 8
+        monkeypatch.setattr(conv, "COLS_MAX_BYTES", group * per_image_row + 7)
+        monkeypatch.setattr(conv, "ROW_MAX_BYTES", group * per_image_row + 7)
+    rng = np.random.default_rng(7)
+    arrays = {"x": rng.standard_normal((n, c, h, w)), "w": rng.standard_normal((co, c, k, k))}
+    if bias:
+        arrays["b"] = rng.standard_normal(co)
+    seen = []   # the number of ranges of each forward and backward
+    real = conv.Conv2dRows._over_images
+    monkeypatch.setattr(conv.Conv2dRows, "_over_images",
+                        lambda self, run: seen.append(len(parts := real(self, run))) or parts)
+
+    def run(threads_n):
+        threads.set_num_threads(threads_n)
+        ours = {key: Tensor(v, requires_grad=True) for key, v in arrays.items()}
+        y = F.conv2d(ours["x"], ours["w"], ours.get("b"), stride=s, padding=p, dilation=d)
+        assert type(y._ctx) is conv.Conv2dRows
+        (y * Tensor(np.random.default_rng(9).standard_normal(y.shape))).sum().backward()
+        return [y.data.copy()] + [ours[key].grad.copy() for key in arrays]
+
+    try:
+        one = run(1)
+        assert seen == [1, 1]                           # forward, backward: the whole batch
+        threads_run = run(n_threads)
+        assert seen[2:] == [n_threads, n_threads]       # one range of images per thread
+        _against_torch(arrays, rng, stride=s, padding=p, dilation=d)
+    finally:
+        threads.set_num_threads(1)
+    for a, b in zip(one, threads_run):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+
+
+def test_ranges_of_images_run_the_fused_relu_in_place(monkeypatch):
+    from neurona import no_grad, threads
+    monkeypatch.setattr(conv, "COLS_MAX_BYTES", 300)
+    monkeypatch.setattr(conv, "IMAGES_SPLIT_MIN_MACS", 1)
+    monkeypatch.setattr(conv, "SMALL_MAX", 0)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    rng = np.random.default_rng(8)
+    x = Tensor(rng.standard_normal((6, 2, 8, 8)))
+    w, b = Tensor(rng.standard_normal((3, 2, 3, 3))), Tensor(rng.standard_normal(3))
+    with no_grad():
+        ref = F.relu(F.conv2d(x, w, b, padding=1)).data
+        threads.set_num_threads(2)
+        try:
+            fused = F.conv2d(x, w, b, padding=1, relu=True).data
+        finally:
+            threads.set_num_threads(1)
+    np.testing.assert_allclose(fused, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_ranges_of_images_only_when_they_pay(monkeypatch):
+    """The whole batch at once on one thread, with BLAS on its own threads, below
+    IMAGES_SPLIT_MIN_MACS, and for small-by-wide products (C_out x K <= SMALL_MAX)."""
+    from neurona import threads
+    monkeypatch.setattr(conv, "COLS_MAX_BYTES", 300)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    rng = np.random.default_rng(9)
+    x = Tensor(rng.standard_normal((6, 2, 8, 8)))
+    w = Tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)   # C_out x K = 3 x 18
+    macs = 3 * 2 * 9 * 6 * 6 * 6
+
+    def splits(small_max, min_macs, threads_n=2, blas="1"):
+        monkeypatch.setattr(conv, "SMALL_MAX", small_max)
+        monkeypatch.setattr(conv, "IMAGES_SPLIT_MIN_MACS", min_macs)
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", blas)
+        threads.set_num_threads(threads_n)
+        try:
+            return F.conv2d(x, w)._ctx._image_split()
+        finally:
+            threads.set_num_threads(1)
+
+    assert splits(0, macs // 2)
+    assert not splits(0, macs // 2 + 1)          # a part under the minimum
+    assert not splits(54, 1)                     # small by wide
+    assert not splits(0, 1, threads_n=1)         # one thread
+    assert not splits(0, 1, blas="2")            # BLAS keeps the products

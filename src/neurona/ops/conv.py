@@ -179,6 +179,16 @@ NARROW_MAX_BYTES = 1 << 20
 # 0.84x). False: im2col for every forward (the tests compare the two).
 WINOGRAD = True
 WINOGRAD_MIN_CHANNELS = 32
+# When neurona splits the products (OPENBLAS_NUM_THREADS=1, set_num_threads(n)), Conv2dRows
+# gives each thread a range of images, with its own blocks, columns and products, when each
+# range has this many multiply-adds or more: one hand-off (160-190 us on this machine) a call
+# instead of one a product, and products of a few M multiply-adds, which a split of their own
+# did not repay, now on both cores. Medians of 15 (3 for training), neurona on two threads,
+# before and after, 2026-12-03: LeNet-5's conv2 at batch 256 (6 -> 16, 5x5) forward 3.6-3.8
+# -> 2.0-2.3 ms, forward and backward 6.3-6.8 -> 4.1-4.7 ms. Convolutions whose products are
+# small by wide (C_out x K <= SMALL_MAX, memory-bound) gained nothing and stay whole: LeNet-5's
+# conv1 (1 -> 6) and the CDNN's (1 -> 32) ran 0.8-1.3x their time.
+IMAGES_SPLIT_MIN_MACS = 1 << 23
 
 
 class Conv2dRows(Function):
@@ -221,14 +231,20 @@ class Conv2dRows(Function):
         w2 = w.reshape(c_out, -1)
         if b is not None:  # [W2 | b] @ [cols; 1], as in Conv2d
             w2 = np.concatenate([w2, b[:, None]], axis=1)
+        self._over_images(lambda lo, hi, whole: self._forward_images(w2, y, relu, lo, hi, whole))
+        return y.transpose(3, 0, 1, 2)  # batch-last, as Conv2d
+
+    def _forward_images(self, w2, y, relu, lo, hi, whole):
+        """Forward's blocks of images lo..hi, written into their place in ``y``."""
+        c_out, _, ow, n = y.shape
         part = None
-        for (i0, i1), (j0, j1), (n0, n1), cols in self._blocks(narrow=True):
+        for (i0, i1), (j0, j1), (n0, n1), cols in self._blocks(True, lo, hi, whole):
             if n1 - n0 == n and j1 - j0 == ow:  # whole rows: the product lands in Y itself
                 block = _small_times_wide(w2, cols, out=y[:, i0:i1].reshape(c_out, -1))
                 if relu:  # inference only: max(0, y) while the block is still in cache
                     np.maximum(block, 0, out=block)
                 continue
-            # part of a row: through a small buffer, then into its place in Y
+            # part of a row, or of the batch: through a small buffer, then into its place
             if part is None:
                 part = np.empty(c_out * cols.shape[1], dtype=y.dtype)
             block = _small_times_wide(w2, cols, out=part[:c_out * cols.shape[1]].reshape(
@@ -237,7 +253,33 @@ class Conv2dRows(Function):
                 np.maximum(block, 0, out=y[:, i0:i1, j0:j1, n0:n1])
             else:
                 y[:, i0:i1, j0:j1, n0:n1] = block
-        return y.transpose(3, 0, 1, 2)  # batch-last, as Conv2d
+
+    def _image_split(self) -> bool:
+        """Whether forward and backward run one range of images per thread at once: when
+        neurona splits the products (``threads.splits_products``), the convolution has at
+        least ``IMAGES_SPLIT_MIN_MACS`` multiply-adds a part, and its products are not the
+        memory-bound small-by-wide kind (``SMALL_MAX``), which two threads did not speed up
+        (see ``IMAGES_SPLIT_MIN_MACS``)."""
+        w = self.w
+        return threads.splits_products() and self.x.shape[0] >= 2 and \
+            w.shape[0] * (w[0].size + self.has_bias) > SMALL_MAX and \
+            self._macs() >= 2 * IMAGES_SPLIT_MIN_MACS
+
+    def _macs(self) -> int:
+        x, (_, (kh, kw), _, _, (oh, ow)) = self.x, self.geometry
+        return self.w.shape[0] * x.shape[1] * kh * kw * oh * ow * x.shape[0]
+
+    def _over_images(self, run) -> list:
+        """``[run(lo, hi, whole)]`` for the whole batch, or (``_image_split``) one call per
+        thread, each on a range of images, at once; ``whole`` is the padded batch-last
+        input when the ranges share it (None: ``_blocks`` pads what a range needs)."""
+        x, pads, n = self.x, self.geometry[0], self.x.shape[0]
+        if not self._image_split():
+            return [run(0, n, None)]
+        grouped = self._block_size()[1] != n and any(any(p) for p in pads)
+        whole = None if grouped else pad(x, pads, batch_last=True)
+        return threads.split(lambda lo, hi: run(lo, hi, whole), n, self._macs(),
+                             IMAGES_SPLIT_MIN_MACS)
 
     def _winograd(self):
         """Whether forward runs Winograd's F(2x2, 3x3) (``WINOGRAD``)."""
@@ -248,19 +290,21 @@ class Conv2dRows(Function):
             and oh % 2 == 0 and ow % 2 == 0 and x.shape[1] >= WINOGRAD_MIN_CHANNELS \
             and threads.blas_threads() == 1
 
-    def _blocks(self, narrow=False):
+    def _blocks(self, narrow=False, lo=0, hi=None, whole=None):
         """((i0, i1), (j0, j1), (n0, n1), the columns of output rows i0..i1, output columns
-        j0..j1, of images n0..n1 [and a row of ones]) for each block, in one buffer: a
-        block's columns are overwritten by the next block's. Groups of images come one
-        after the other; with padding, each is padded on its own, so that a full batch is
-        never padded whole. ``narrow`` (forward): a row of the whole batch over
+        j0..j1, of images n0..n1 [and a row of ones]) for each block of images lo..hi (all
+        by default), in one buffer: a block's columns are overwritten by the next block's.
+        Groups of images come one after the other; with padding, each is padded on its own,
+        so that a full batch is never padded whole. ``whole``: the whole batch, padded and
+        batch-last, when the caller has it (``_over_images``). ``narrow`` (forward): a row of the whole batch over
         ``NARROW_MAX_BYTES`` is cut into ranges of output columns, so that its product's
         wide operand stays in cache (backward keeps whole rows: narrow blocks gained nothing
         there, the CDNN's conv2 backward best of 8 in 173 ms narrow, 168 ms whole)."""
         x, (pads, kernel, stride, dilation, (oh, ow)) = self.x, self.geometry
-        n = x.shape[0]
+        hi = x.shape[0] if hi is None else hi
+        n = hi - lo
         k = x.shape[1] * kernel[0] * kernel[1] + self.has_bias
-        rows, images = self._block_size()
+        rows, images = self._block_size(n)
         columns = ow
         if narrow and rows == 1 and images == n and not threads.splits_products():
             # BLAS shares a product's columns out over its threads: NARROW_MAX_BYTES each
@@ -271,18 +315,20 @@ class Conv2dRows(Function):
         # padded whole, or a group at a time when the groups must be padded; no copy at all
         # for an unpadded conv output (batch-last already)
         pad_groups = images != n and any(any(p) for p in pads)
-        whole = None if pad_groups else pad(x, pads, batch_last=True)
+        base = 0   # the image of whole's first column
+        if whole is None and not pad_groups:
+            whole, base = pad(x[lo:hi] if n != x.shape[0] else x, pads, batch_last=True), lo
         if pad_groups:  # one group's padded buffer: its border is zeroed once, the inside
             (top, bottom), (left, right) = pads  # is each group's images in turn
             c, h, w = x.shape[1:]
             group = np.zeros((c, h + top + bottom, w + left + right, images), dtype=x.dtype)
-        for n0 in range(0, n, images):
-            n1 = min(n, n0 + images)
+        for n0 in range(lo, hi, images):
+            n1 = min(hi, n0 + images)
             if pad_groups:
                 to_batch_last(group[:, top:top + h, left:left + w, :n1 - n0], x[n0:n1])
                 xp = group[..., :n1 - n0]
             else:
-                xp = whole[..., n0:n1]
+                xp = whole[..., n0 - base:n1 - base]
             for i0 in range(0, oh, rows):
                 i1 = min(oh, i0 + rows)
                 for j0 in range(0, ow, columns):
@@ -291,12 +337,13 @@ class Conv2dRows(Function):
                     yield (i0, i1), (j0, j1), (n0, n1), im2col_rows(
                         xp, kernel, stride, dilation, (oh, ow), (i0, i1), cols, (j0, j1))
 
-    def _block_size(self):
-        """(output rows, images) a block: as many rows of the whole batch as fit in
-        ``COLS_MAX_BYTES``; one row of the whole batch up to ``ROW_MAX_BYTES``; else one
-        row of as many images as fit in ``COLS_MAX_BYTES`` (at least one)."""
+    def _block_size(self, n=None):
+        """(output rows, images) a block of a batch of ``n`` images (all): as many rows of
+        the batch as fit in ``COLS_MAX_BYTES``; one row of the batch up to
+        ``ROW_MAX_BYTES``; else one row of as many images as fit in ``COLS_MAX_BYTES`` (at
+        least one)."""
         x, (_, kernel, _, _, (oh, ow)) = self.x, self.geometry
-        n = x.shape[0]
+        n = x.shape[0] if n is None else n
         per_image_row = (x.shape[1] * kernel[0] * kernel[1] + self.has_bias) * ow * \
             x.dtype.itemsize
         rows = min(oh, COLS_MAX_BYTES // (per_image_row * n))
@@ -307,35 +354,55 @@ class Conv2dRows(Function):
     def backward(self, g):
         x, w = self.x, self.w
         n, c_out, oh, ow = g.shape
-        pads, (kh, kw), stride, dilation, _ = self.geometry
         g4 = _dev.contiguous(g.transpose(1, 2, 3, 0))                    # (C_out, OH, OW, N)
-        w2 = w.reshape(c_out, -1)
-        k = w2.shape[1]
         wants_x, wants_w = self.needs_input_grad[0], self.needs_input_grad[1]
         wants_b = self.has_bias and self.needs_input_grad[2]
+        if not (wants_x or wants_w or wants_b):
+            return None, None, None
+        # dL/dx (C, H, W, N), when the images come in ranges or groups (else a view of the
+        # padded gradient, from _backward_images)
+        ranges = self._image_split() or self._block_size()[1] != n
+        gx = np.empty((x.shape[1],) + x.shape[2:] + (n,), np.result_type(w, g4)) \
+            if wants_x and ranges else None
+        gwb = None
+        for part, view in self._over_images(lambda lo, hi, whole: self._backward_images(
+                g4, wants_x, wants_w or wants_b, lo, hi, whole, gx)):
+            if part is not None:   # summed in the order of the images, whatever the threads
+                gwb = part if gwb is None else _add_into(gwb, part)
+            if view is not None:
+                gx = view
+        k = w[0].size
+        gw = _dev.contiguous(gwb[:k].T).reshape(w.shape) if wants_w else None
+        gb = _dev.contiguous(gwb[k]) if wants_b else None
+        return (None if gx is None else gx.transpose(3, 0, 1, 2)), gw, gb
+
+    def _backward_images(self, g4, wants_x, wants_wb, lo, hi, whole, gx):
+        """Backward's blocks of images lo..hi: (their part of [dL/dW2 | dL/db] (K [+ 1],
+        C_out) or None, the batch's padded dL/dx as a view when it is whole, else None);
+        dL/dx of the images lo..hi goes into ``gx`` (C, H, W, N)."""
+        x, w = self.x, self.w
+        c_out, _, ow, n_all = g4.shape
+        pads, (kh, kw), stride, dilation, (oh, _) = self.geometry
+        w2 = w.reshape(c_out, -1)
+        k = w2.shape[1]
         c, h, wd = x.shape[1:]
         (top, bottom), (left, right) = pads
-        images = self._block_size()[1]
+        n = hi - lo
+        images = self._block_size(n)[1]
         grouped = images != n
-        grad = gx = gwb = None
-        # the padded gradient of all the images, or of one group at a time: a group's own
+        grad = gwb = None
+        # the padded gradient of the images, or of one group at a time: a group's own
         # buffer, because adding into every slice of a batch-wide one runs at half speed
         if wants_x:  # zeros, in a buffer reused from step to step when large
             grad = buffers.empty((c, h + top + bottom, wd + left + right,
-                                  images if grouped else n), np.result_type(w2, g4))
+                                  images if grouped else n), np.result_type(w, g4))
             grad.fill(0)
-            if grouped:
-                gx = np.empty((c, h, wd, n), dtype=grad.dtype)
-        blocks = self._blocks() if wants_x or wants_w or wants_b else ()  # whole rows
-        for (i0, i1), _, (n0, n1), cols in blocks:
-            g_block = g4[:, i0:i1].reshape(c_out, -1) if images == n else \
+        for (i0, i1), _, (n0, n1), cols in self._blocks(False, lo, hi, whole):  # whole rows
+            g_block = g4[:, i0:i1].reshape(c_out, -1) if n1 - n0 == n_all else \
                 np.ascontiguousarray(g4[:, i0:i1, :, n0:n1]).reshape(c_out, -1)
-            if wants_w or wants_b:
+            if wants_wb:
                 part = _wide_times_wide_t(cols, g_block)               # (K [+ 1], C_out)
-                if gwb is None:
-                    gwb = part
-                else:
-                    gwb += part
+                gwb = part if gwb is None else _add_into(gwb, part)
             if wants_x:  # the block's columns are spent: their memory takes their gradient
                 gcols = _small_times_wide(w2.T, g_block, out=cols[:k])
                 group = grad[..., :n1 - n0]  # all of grad unless this is the last group
@@ -344,12 +411,16 @@ class Conv2dRows(Function):
                 if grouped and i1 == oh:  # the group is done: keep its unpadded part
                     gx[..., n0:n1] = group[:, top:top + h, left:left + wd]
                     grad[...] = 0
-        gw = _dev.contiguous(gwb[:k].T).reshape(w.shape) if wants_w else None
-        gb = _dev.contiguous(gwb[k]) if wants_b else None
-        if wants_x:
-            gx = gx if grouped else grad[:, top:top + h, left:left + wd]
-            gx = gx.transpose(3, 0, 1, 2)
-        return gx, gw, gb
+        if wants_x and not grouped:
+            if n == n_all:   # the whole batch: its gradient is a view of the padded one
+                return gwb, grad[:, top:top + h, left:left + wd]
+            gx[..., lo:hi] = grad[:, top:top + h, left:left + wd]
+        return gwb, None
+
+
+def _add_into(total, part):
+    total += part
+    return total
 
 
 class Conv2dPerImage(Function):
