@@ -207,6 +207,11 @@ class Conv2dRows(Function):
     CDNN: 170 MB for conv2, now at most ``COLS_MAX_BYTES`` a block). :func:`conv2d` picks
     it for columns larger than that (NumPy arrays). Tested against Conv2d.
 
+    With neurona splitting the products (``OPENBLAS_NUM_THREADS=1``,
+    ``set_num_threads(n)``), forward and backward give each thread a range of images with
+    its own blocks (``_image_split``, ``IMAGES_SPLIT_MIN_MACS``); dL/dW sums the ranges'
+    parts in image order.
+
     Forward of a 3x3 convolution of stride 1 and dilation 1, with an even output and at
     least ``WINOGRAD_MIN_CHANNELS`` input channels, when BLAS runs on one thread
     (``OPENBLAS_NUM_THREADS=1``): Winograd's F(2x2, 3x3) instead (``ops/winograd.py``;
@@ -296,8 +301,8 @@ class Conv2dRows(Function):
         by default), in one buffer: a block's columns are overwritten by the next block's.
         Groups of images come one after the other; with padding, each is padded on its own,
         so that a full batch is never padded whole. ``whole``: the whole batch, padded and
-        batch-last, when the caller has it (``_over_images``). ``narrow`` (forward): a row of the whole batch over
-        ``NARROW_MAX_BYTES`` is cut into ranges of output columns, so that its product's
+        batch-last, when the caller has it (``_over_images``). ``narrow`` (forward): a row
+        of the whole batch over ``NARROW_MAX_BYTES`` is cut into ranges of output columns, so that its product's
         wide operand stays in cache (backward keeps whole rows: narrow blocks gained nothing
         there, the CDNN's conv2 backward best of 8 in 173 ms narrow, 168 ms whole)."""
         x, (pads, kernel, stride, dilation, (oh, ow)) = self.x, self.geometry
@@ -368,7 +373,10 @@ class Conv2dRows(Function):
         for part, view in self._over_images(lambda lo, hi, whole: self._backward_images(
                 g4, wants_x, wants_w or wants_b, lo, hi, whole, gx)):
             if part is not None:   # summed in the order of the images, whatever the threads
-                gwb = part if gwb is None else _add_into(gwb, part)
+                if gwb is None:
+                    gwb = part
+                else:
+                    gwb += part
             if view is not None:
                 gx = view
         k = w[0].size
@@ -402,7 +410,10 @@ class Conv2dRows(Function):
                 np.ascontiguousarray(g4[:, i0:i1, :, n0:n1]).reshape(c_out, -1)
             if wants_wb:
                 part = _wide_times_wide_t(cols, g_block)               # (K [+ 1], C_out)
-                gwb = part if gwb is None else _add_into(gwb, part)
+                if gwb is None:
+                    gwb = part
+                else:
+                    gwb += part
             if wants_x:  # the block's columns are spent: their memory takes their gradient
                 gcols = _small_times_wide(w2.T, g_block, out=cols[:k])
                 group = grad[..., :n1 - n0]  # all of grad unless this is the last group
@@ -416,11 +427,6 @@ class Conv2dRows(Function):
                 return gwb, grad[:, top:top + h, left:left + wd]
             gx[..., lo:hi] = grad[:, top:top + h, left:left + wd]
         return gwb, None
-
-
-def _add_into(total, part):
-    total += part
-    return total
 
 
 class Conv2dPerImage(Function):
