@@ -113,13 +113,10 @@ class TrainWorkload:
         return losses
 
     def outputs_neurona(self, x):
-        import neurona
-        outs = []
-        with neurona.no_grad():
-            for i in range(0, len(x), self.eval_batch):
-                batch = neurona.Tensor(x[i:i + self.eval_batch], device=self.device)
-                outs.append(neurona.backend.to_numpy(self.nmodel(batch).data))
-        return np.concatenate(outs)
+        """neurona's ``predict`` (what ``model.predict`` runs: evaluation mode, no graph,
+        batches of ``eval_batch``; with ``--split``, a range of the batches per thread)."""
+        from neurona.train import predict
+        return predict(self.nmodel, x, batch_size=self.eval_batch)
 
     def outputs_torch(self, x):
         import torch

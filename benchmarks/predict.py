@@ -1,5 +1,6 @@
-"""Inference (``predict``): outputs for 10,000 images without a graph (neurona ``no_grad``,
-torch ``no_grad``) in batches of 256 (the ``predict`` default), thesis MLP and LeNet-5 with
+"""Inference (``predict``): outputs for 10,000 images without a graph in batches of 256 (the
+``predict`` default), neurona through its ``predict`` (``neurona.train.predict``, what
+``model.predict`` runs) and torch through a ``no_grad`` loop, thesis MLP and LeNet-5 with
 the same (untrained) weights on both sides; "accuracy" is the fraction of argmax
 predictions on which the two sides agree."""
 

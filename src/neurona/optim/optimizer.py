@@ -280,14 +280,21 @@ def in_chunks(rule, param, *args, **kwargs) -> None:
         rule(param, *args, **kwargs)
         return
 
-    def part(a, where):
-        return a.reshape(-1)[where] if isinstance(a, np.ndarray) and a.size == n else a
+    # the arrays that are sliced, flattened once; the other arguments pass as they are
+    flat_args = [a.reshape(-1) if isinstance(a, np.ndarray) and a.size == n else None
+                 for a in args]
+    flat_kw = {k: v.reshape(-1) for k, v in kwargs.items()
+               if isinstance(v, np.ndarray) and v.size == n}
+    flat_param = param.reshape(-1)
 
     def run(first, last):  # slices first..last-1, on one thread
+        kw = dict(kwargs)
         for c in range(first, last):
             where = slice(c * CHUNK, (c + 1) * CHUNK)
-            rule(part(param, where), *(part(a, where) for a in args),
-                 **{k: part(v, where) for k, v in kwargs.items()})
+            for k, v in flat_kw.items():
+                kw[k] = v[where]
+            rule(flat_param[where],
+                 *(a if f is None else f[where] for a, f in zip(args, flat_args)), **kw)
 
     threads.split(run, -(-n // CHUNK), n)
 
