@@ -138,6 +138,49 @@ def test_linear_fast_product_matches_plain_formula(lead, units):
     np.testing.assert_allclose(F.linear(Tensor(x), Tensor(w)).data, x @ w.T, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("lead", [(), (1,), (32,), (64,), (256,), (2, 3), (4, 100)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_with_fixed_weights_matches_the_plain_forward(lead, bias):
+    from neurona.ops.linalg import fixed_weights
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(lead + (784,)).astype(np.float32)
+    w = rng.standard_normal((100, 784)).astype(np.float32)
+    b = Tensor(rng.standard_normal(100).astype(np.float32)) if bias else None
+    plain = F.linear(Tensor(x), Tensor(w), b).data
+    with fixed_weights():
+        fixed = F.linear(Tensor(x), Tensor(w), b).data
+    assert fixed.dtype == np.float32 and fixed.shape == plain.shape and fixed.flags.c_contiguous
+    np.testing.assert_allclose(fixed, plain, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(fixed, x @ w.T + (0 if b is None else b.data), rtol=1e-4,
+                               atol=1e-3)
+
+
+def test_fixed_weights_keep_one_copy_per_weight_for_the_block_only():
+    from neurona.ops import linalg
+    rng = np.random.default_rng(5)
+    x = Tensor(rng.standard_normal((64, 6)).astype(np.float32))
+    w = Tensor(rng.standard_normal((3, 6)).astype(np.float32))
+    assert linalg._fixed.get() is None
+    with linalg.fixed_weights():
+        F.linear(x, w)
+        F.linear(x, w)
+        cache = linalg._fixed.get()
+        assert len(cache) == 1
+        (kept, wt), = cache.values()
+        assert kept is w.data and wt.flags.c_contiguous and np.array_equal(wt, w.data.T)
+    assert linalg._fixed.get() is None
+    w.data *= 2   # changed between two blocks: the next block uses the new values
+    with linalg.fixed_weights():
+        np.testing.assert_allclose(F.linear(x, w).data, x.data @ w.data.T, rtol=1e-5)
+    # a batch-last (column-major) input keeps its own product, without a copy of W^T, and
+    # so does one of fewer than FIXED_MIN_ROWS rows
+    xf = Tensor(np.asfortranarray(rng.standard_normal((64, 6)).astype(np.float32)))
+    with linalg.fixed_weights():
+        np.testing.assert_allclose(F.linear(xf, w).data, xf.data @ w.data.T, rtol=1e-5)
+        np.testing.assert_allclose(F.linear(x[:63], w).data, x.data[:63] @ w.data.T, rtol=1e-5)
+        assert linalg._fixed.get() == {}
+
+
 def test_sigmoid_matches_formula_and_saturates_without_warnings():
     x = np.array([-1000.0, -90.0, -20.0, -1.0, 0.0, 1.0, 20.0, 1000.0])
     with np.errstate(over="ignore"):

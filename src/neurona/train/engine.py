@@ -24,6 +24,7 @@ from .. import nn, optim
 from ..autograd import no_grad
 from ..data.loader import DataLoader
 from ..nn import eval_mode
+from ..ops.linalg import fixed_weights
 from ..random import manual_seed
 from ..tensor import Tensor, get_default_dtype
 from . import metrics as _metrics
@@ -581,10 +582,11 @@ def _check_validation(model, compiled, val, train):
 
 
 def _outputs(model, x, batch_size, with_targets):
-    """Concatenated outputs (and targets) over x in batches: no graph, eval mode restored."""
+    """Concatenated outputs (and targets) over x in batches: no graph, eval mode restored;
+    the weights are fixed meanwhile (``ops.linalg.fixed_weights``: Linear's faster product)."""
     outs, targets = [], []
     device = _dev.module_device(model)
-    with eval_mode(model):
+    with eval_mode(model), fixed_weights():
         if _is_loader(x):
             for batch in x:
                 outs.append(_dev.to_numpy(model(_on(device, batch[0])).data))
