@@ -259,18 +259,23 @@ CHUNK = 1 << 16
 
 
 def in_chunks(rule, param, *args, **kwargs) -> None:
-    """Run the element-wise, in-place update ``rule(param, *args, **kwargs)`` slice by slice:
-    every array argument of ``param``'s size is cut into the same consecutive slices of
-    ``CHUNK`` elements (the others pass as they are). The arithmetic per element is the same
-    (bit-identical results); the rule's temporaries stay in cache, and the slices are
-    shared out over ``neurona.threads``. Measured, one thread:
-    SGD's ``p -= lr*g`` on 313,600 floats (the thesis MLP's first layer) 132 -> 79 us, on
-    4.7 M (the CDNN's dense layer) 2.5 -> 1.4 ms. Small or non-contiguous arrays, and other
+    """Run the element-wise, in-place update ``rule(param, *args, **kwargs)`` slice by slice,
+    the slices shared out over ``neurona.threads``: every array argument of ``param``'s size
+    is cut into the same consecutive slices of ``CHUNK`` elements (the others pass as they
+    are), and within a thread's part the rule's temporaries stay in cache. The arithmetic
+    per element is the same (bit-identical results). When there is nothing to share out
+    (one thread, or a parameter under ``2 * threads.MIN_PARALLEL`` elements) the rule runs
+    once on the whole arrays: slices timed alone had looked faster (SGD's ``p -= lr*g`` on
+    313,600 floats, 132 -> 79 us, an earlier session), but whole training epochs, one
+    thread, alternated in one process, took 0.90-0.94x the time with one call for the
+    modern MLP, 0.97-1.00x for the thesis MLP, 0.98x for LeNet-5 and 0.99x for the CDNN
+    (``benchmarks/HISTORY.md``, tenth session). Small or non-contiguous arrays, and other
     array modules (CuPy), get one call. The rule's return value is dropped: a rule that
     creates a state array (SGD's first momentum step) must be called directly.
     """
     n = param.size
-    if n < 2 * CHUNK:  # small (every parameter at batch 1 of the 1989 net): one call, first
+    # small (every parameter at batch 1 of the 1989 net), or nothing to share out: one call
+    if n < 2 * CHUNK or threads.get_num_threads() == 1 or n < 2 * threads.MIN_PARALLEL:
         rule(param, *args, **kwargs)
         return
     sliced = [a for a in (param, *args, *kwargs.values())
