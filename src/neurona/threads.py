@@ -25,6 +25,10 @@ batch ran slower that way. Raising BLAS to n threads for just those products was
 not kept (``benchmarks/HISTORY.md``, ninth session): whole workloads gained and lost by as
 much (0.79-1.40x the time) and changed sign between runs.
 
+Whole calls are split too where that is one hand-off instead of many: a large
+convolution's ranges of images (``ops/conv.py``, ``Conv2dRows``) and the ranges of whole
+batches of ``predict`` and ``evaluate`` (``train/engine.py``).
+
 A job of fewer than ``MIN_PARALLEL`` elements (a product of fewer than ``MIN_MACS``
 multiply-adds) runs in the calling thread, because a hand-off costs 50-190 us (160-190 us
 for an empty job on the machine of 2026-12-03, mostly the operating system waking the

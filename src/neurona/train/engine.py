@@ -609,7 +609,8 @@ def _batch_outputs(model, xs, batch_size, device) -> list:
     products (``threads.splits_products``: BLAS on one thread, ``set_num_threads(n)``), each
     thread computes a consecutive range of the batches at once, every batch whole and
     exactly as one thread would: the same outputs, one hand-off per call instead of one per
-    product (batches are independent here as they always are in predict and evaluate)."""
+    product (batches are independent here as they always are in predict and evaluate),
+    and one batch's activations in memory per thread."""
     starts = range(0, len(xs), batch_size)
 
     def run(first, last):   # batches first..last-1; grad mode is per thread: off in each
