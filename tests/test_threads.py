@@ -72,6 +72,16 @@ def test_a_job_inside_a_part_runs_whole(small_jobs):
     assert threads.split(lambda c, d: (c, d), 8, 10 ** 6) == [(0, 4), (4, 8)]   # after it
 
 
+def test_parts_says_how_many_ranges_split_runs(small_jobs):
+    threads.set_num_threads(3)
+    assert threads.parts(8, 10 ** 6) == 3 == len(threads.split(lambda a, b: b, 8, 10 ** 6))
+    assert threads.parts(2, 10 ** 6) == 2                       # no more ranges than items
+    assert threads.parts(8, 10 ** 6, minimum=10 ** 6) == 1      # too small to share out
+    assert threads.split(lambda a, b: threads.parts(8, 10 ** 6), 2, 10 ** 6) == [1, 1]
+    threads.set_num_threads(1)
+    assert threads.parts(8, 10 ** 6) == 1
+
+
 def test_workers_run_in_the_callers_errstate(small_jobs):
     threads.set_num_threads(2)
     x = np.ones(1000, np.float32)

@@ -48,7 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 __all__ = ["get_num_threads", "set_num_threads", "splits_products", "blas_threads", "split",
-           "chunked", "assign", "matmul", "flat", "MIN_PARALLEL", "MIN_MACS", "BLOCK"]
+           "parts", "chunked", "assign", "matmul", "flat", "MIN_PARALLEL", "MIN_MACS", "BLOCK"]
 
 MIN_PARALLEL = 1 << 20  # elements: below this a job runs whole, in the calling thread
 MIN_MACS = 1 << 25      # multiply-adds: a smaller matrix product runs whole
@@ -117,10 +117,13 @@ def _executor(workers: int) -> ThreadPoolExecutor:
         return _pool
 
 
-def _parts(length: int, size: int, minimum: int) -> int:
-    # inside a part (a worker's, or the caller's own): the other threads are busy
+def parts(length: int, size: int, minimum: int | None = None) -> int:
+    """How many ranges :func:`split` would run ``fn`` on for these arguments: 1 on one
+    thread, for a small job, or inside a part (a worker's, or the caller's own), where the
+    other threads are busy."""
     if getattr(_local, "worker", False) or getattr(_local, "inside", False):
         return 1
+    minimum = MIN_PARALLEL if minimum is None else minimum
     return max(1, min(get_num_threads(), length, size // minimum))
 
 
@@ -133,14 +136,14 @@ def split(fn, length: int, size: int, minimum: int | None = None) -> list:
     ``fn`` must write only what its own range owns. The results come back in range order;
     an exception in any part is raised here, after every part has finished.
     """
-    parts = _parts(length, size, MIN_PARALLEL if minimum is None else minimum)
-    if parts == 1:
+    count = parts(length, size, minimum)
+    if count == 1:
         return [fn(0, length)]
-    bounds = [length * i // parts for i in range(parts + 1)]
+    bounds = [length * i // count for i in range(count + 1)]
     pool = _executor(get_num_threads() - 1)
     # each part runs in a copy of the caller's context: NumPy's errstate lives there
     futures = [pool.submit(contextvars.copy_context().run, fn, bounds[i], bounds[i + 1])
-               for i in range(1, parts)]
+               for i in range(1, count)]
     _local.inside = True   # the caller's own part: a job started in it runs whole
     try:
         first = fn(bounds[0], bounds[1])

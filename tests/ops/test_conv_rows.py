@@ -132,6 +132,8 @@ def test_forward_cuts_a_wide_row_into_ranges_of_output_columns(monkeypatch, padd
     per_column = k * n * 8                                # float64
     monkeypatch.setattr(conv, "COLS_MAX_BYTES", per_column * ow - 1)   # one row a block
     monkeypatch.setattr(conv, "NARROW_MAX_BYTES", 3 * per_column)
+    # NARROW_MAX_BYTES per BLAS thread: one, whatever OPENBLAS_NUM_THREADS the run was given
+    monkeypatch.setattr(conv.threads, "blas_threads", lambda: 1)
     rng = np.random.default_rng(8)
     arrays = {"x": rng.standard_normal((n, c, h, w)), "w": rng.standard_normal((co, c, 3, 3)),
               "b": rng.standard_normal(co)}

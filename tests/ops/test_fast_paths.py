@@ -141,14 +141,16 @@ def test_linear_fast_product_matches_plain_formula(lead, units):
 @pytest.mark.parametrize("lead", [(), (1,), (32,), (64,), (256,), (2, 3), (4, 100)])
 @pytest.mark.parametrize("bias", [True, False])
 def test_linear_with_fixed_weights_matches_the_plain_forward(lead, bias):
-    from neurona.ops.linalg import fixed_weights
+    from neurona.ops import linalg
     rng = np.random.default_rng(4)
     x = rng.standard_normal(lead + (784,)).astype(np.float32)
     w = rng.standard_normal((100, 784)).astype(np.float32)
     b = Tensor(rng.standard_normal(100).astype(np.float32)) if bias else None
     plain = F.linear(Tensor(x), Tensor(w), b).data
-    with fixed_weights():
+    with linalg.fixed_weights():
         fixed = F.linear(Tensor(x), Tensor(w), b).data
+        rows = int(np.prod(lead, dtype=int))
+        assert len(linalg._fixed.get()) == (rows >= linalg.FIXED_MIN_ROWS)  # the copy is used
     assert fixed.dtype == np.float32 and fixed.shape == plain.shape and fixed.flags.c_contiguous
     np.testing.assert_allclose(fixed, plain, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(fixed, x @ w.T + (0 if b is None else b.data), rtol=1e-4,

@@ -8,6 +8,7 @@ import pytest
 
 import neurona
 from neurona import nn, threads
+from neurona.ops import linalg
 from neurona.train import compile, evaluate, predict
 
 
@@ -16,11 +17,12 @@ class Recorder(nn.Module):
 
     def __init__(self, fail_on=None):
         super().__init__()
-        self.calls, self.fail_on = [], fail_on
+        self.calls, self.fixed, self.fail_on = [], [], fail_on
 
     def forward(self, x):
         self.calls.append((threading.current_thread().name, len(x),
                            neurona.is_grad_enabled()))
+        self.fixed.append(linalg._fixed.get())
         if self.fail_on is not None and (x.data == self.fail_on).any():
             raise ValueError("the marked batch")
         return x
@@ -55,6 +57,7 @@ def test_predict_and_evaluate_match_one_thread(split_products, n_threads):
     one, one_logs = predict(model, x, batch_size=100), evaluate(model, x, y, batch_size=100)
     assert {name for name, _, _ in rec.calls} == {threading.current_thread().name}
     rec.calls.clear()
+    rec.fixed.clear()
     threads.set_num_threads(n_threads)
     assert threads.splits_products()
     out, logs = predict(model, x, batch_size=100), evaluate(model, x, y, batch_size=100)
@@ -63,6 +66,11 @@ def test_predict_and_evaluate_match_one_thread(split_products, n_threads):
     assert len({name for name, _, _ in rec.calls}) == n_threads
     assert sorted(size for _, size, _ in rec.calls) == [100] * 100
     assert not any(grad for _, _, grad in rec.calls)   # no graph in any thread
+    # every thread's batches see the call's one set of fixed weights (ops.linalg)
+    first, second = rec.fixed[:50], rec.fixed[50:]   # predict's batches, then evaluate's
+    assert all(f is first[0] for f in first) and all(f is second[0] for f in second)
+    assert first[0] is not None and second[0] is not None and first[0] is not second[0]
+    assert linalg._fixed.get() is None   # dropped after the call
     assert model.training   # the mode is restored
 
 

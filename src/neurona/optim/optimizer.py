@@ -264,8 +264,9 @@ def in_chunks(rule, param, *args, **kwargs) -> None:
     is cut into the same consecutive slices of ``CHUNK`` elements (the others pass as they
     are), and within a thread's part the rule's temporaries stay in cache. The arithmetic
     per element is the same (bit-identical results). When there is nothing to share out
-    (one thread, or a parameter under ``2 * threads.MIN_PARALLEL`` elements) the rule runs
-    once on the whole arrays: slices timed alone had looked faster (SGD's ``p -= lr*g`` on
+    (``threads.parts`` is 1: one thread, a parameter under ``2 * threads.MIN_PARALLEL``
+    elements, or a call from inside another job's part) the rule runs once on the whole
+    arrays: slices timed alone had looked faster (SGD's ``p -= lr*g`` on
     313,600 floats, 132 -> 79 us, an earlier session), but whole training epochs, one
     thread, alternated in one process, took 0.90-0.94x the time with one call for the
     modern MLP, 0.97-1.00x for the thesis MLP, 0.98x for LeNet-5 and 0.99x for the CDNN
@@ -275,7 +276,7 @@ def in_chunks(rule, param, *args, **kwargs) -> None:
     """
     n = param.size
     # small (every parameter at batch 1 of the 1989 net), or nothing to share out: one call
-    if n < 2 * CHUNK or threads.get_num_threads() == 1 or n < 2 * threads.MIN_PARALLEL:
+    if n < 2 * CHUNK or threads.parts(-(-n // CHUNK), n) == 1:
         rule(param, *args, **kwargs)
         return
     sliced = [a for a in (param, *args, *kwargs.values())
