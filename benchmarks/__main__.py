@@ -239,8 +239,8 @@ def main(argv=None):
         env["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     env["gemm_peak_gflops"] = matmul_peak_gflops()
     print(f"neurona benchmarks  python {env['python']}  numpy {env['numpy']}"
-          + (f"  torch {env['torch']} (CPU, torch.get_num_threads() = {env['torch_num_threads']})"
-             if vs_torch else ""))
+          + (f"  torch {env['torch']} ({'CUDA' if args.device == 'cuda' else 'CPU'}, "
+             f"torch.get_num_threads() = {env['torch_num_threads']})" if vs_torch else ""))
     print(f"environment: {', '.join(f'{k}={v}' for k, v in env['blas']['env'].items())}")
     if args.split:
         print(f"--split: neurona's BLAS on one thread, neurona's own {args.threads} threads "
@@ -263,7 +263,8 @@ def main(argv=None):
         import neurona
         neurona.set_device("cuda")  # fails here, clearly, without CuPy or a GPU
         import cupy
-        env["gpu"] = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+        name = cupy.cuda.runtime.getDeviceProperties(0)["name"]
+        env["gpu"] = name.decode() if isinstance(name, bytes) else str(name)
         env["cupy"] = cupy.__version__
         print(f"device: cuda ({env['gpu']}), CuPy {env['cupy']}; peak RSS not measured")
     results = []

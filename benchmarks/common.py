@@ -178,8 +178,10 @@ def one_hot(y, k=10, low=0.0, high=1.0):
 # ---- models ---------------------------------------------------------------------------
 def copy_weights(neurona_model, torch_model) -> None:
     """Copy neurona's initial weights into the torch twin, parameter by parameter in
-    registration order (the two models are built layer for layer alike)."""
+    registration order (the two models are built layer for layer alike), from host
+    copies (neurona's may live on the GPU)."""
     import torch
+    from neurona import backend
     ps, ts = list(neurona_model.parameters()), list(torch_model.parameters())
     if len(ps) != len(ts):
         raise RuntimeError(f"models differ: {len(ps)} vs {len(ts)} parameters")
@@ -187,7 +189,7 @@ def copy_weights(neurona_model, torch_model) -> None:
         for p, t in zip(ps, ts):
             if tuple(p.shape) != tuple(t.shape):
                 raise RuntimeError(f"parameter shapes differ: {p.shape} vs {tuple(t.shape)}")
-            t.copy_(torch.from_numpy(p.data))
+            t.copy_(torch.from_numpy(backend.to_numpy(p.data)))
 
 
 def now() -> float:

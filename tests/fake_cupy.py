@@ -38,6 +38,9 @@ class ndarray(np.ndarray):
 
     def __array_function__(self, func, types, args, kwargs):
         _refuse_host(func.__name__, list(args) + list(kwargs.values()))
+        if "device" in kwargs:  # NumPy 2's np.full/np.ones(like=) pass it; CuPy 14 refuses it
+            raise TypeError(f"{func.__name__}() got an unexpected keyword argument 'device' "
+                            "(fake CuPy, as CuPy 14)")
         return _device(func(*_host(args), **_host(kwargs)))
 
     def __getitem__(self, index):  # CuPy gives a 0-d array where NumPy gives a scalar

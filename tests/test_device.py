@@ -15,6 +15,7 @@ import pytest
 import neurona
 from neurona import Tensor, backend as dev, nn, optim, zoo
 from neurona import functional as F
+from neurona.io import model_file
 
 from . import fake_cupy
 from .ops.cases import all_cases
@@ -23,10 +24,10 @@ from .ops.cases import all_cases
 REAL = os.environ.get("NEURONA_TEST_CUDA") == "real"
 
 
-def same(a, b):
+def same(a, b, atol=1e-6):
     """Bit-equal on the stand-in; float-close on a real GPU (other kernels, other rounding)."""
     if REAL:
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=atol)
     else:
         np.testing.assert_array_equal(a, b)
 
@@ -171,7 +172,10 @@ def test_optimizers_on_the_device_match_the_cpu(name, cuda):
         runs[device] = (model, opt)
     for p_cpu, p_gpu in zip(runs["cpu"][0].parameters(), runs["cuda"][0].parameters()):
         assert on_device(p_gpu.data, cuda) and on_device(p_gpu.grad, cuda)
-        same(cuda.asnumpy(p_gpu.data), p_cpu.data)
+        # float32 parameters after 5 steps of lr 1e-2: the GPU's other summation order in
+        # the gradients, divided by RMSprop's small centred variance, moves a weight by a few
+        # 1e-6 (seen on an H200); 1e-5 is a thousandth of one step
+        same(cuda.asnumpy(p_gpu.data), p_cpu.data, atol=1e-5)
     for state in runs["cuda"][1].state.values():
         for v in state.values():
             assert not isinstance(v, np.ndarray) or on_device(v, cuda), "optimizer state on host"
@@ -215,6 +219,9 @@ def test_keras_workflow_and_save_load_on_the_device(cuda, tmp_path):
     assert 0.0 <= logs["accuracy"] <= 1.0
     path = tmp_path / "m.neurona"
     neurona.save(model, path)
+    arrays = {}  # Adam's moments live on the device; the file gets host copies of them
+    model_file._split_arrays(model.trainer.compiled.optimizer.state_dict(), arrays)
+    assert arrays and all(type(a) is np.ndarray for a in arrays.values())
     loaded = neurona.load(path)
     model.eval()
     np.testing.assert_allclose(loaded(Tensor(x[:5])).data,

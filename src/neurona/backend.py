@@ -76,7 +76,8 @@ def _load_cuda():
     except ImportError as err:
         raise RuntimeError(
             "neurona: device 'cuda' needs CuPy, which is not installed. Install the GPU extra "
-            "(pip install 'neurona[gpu]', CUDA 12) or use device='cpu'.") from err
+            "(pip install 'neurona[gpu]' for CUDA 12, 'neurona[gpu-cuda13]' for CUDA 13) or use "
+            "device='cpu'.") from err
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as err:  # CUDA driver missing or broken
@@ -215,6 +216,17 @@ def check_same_device(op: str, arrays) -> None:
             raise RuntimeError(
                 f"{op}: expected all tensors on the same device, got {seen} and {dev}; move them "
                 "with .to(device) (or model.to(device)) first")
+
+
+def full(shape, fill_value, dtype, like):
+    """``np.full(shape, fill_value, dtype, like=like)`` on ``like``'s device.
+
+    NumPy 2's ``np.full`` and ``np.ones`` hand ``like=`` arrays a ``device=`` keyword, which
+    CuPy (14) refuses; ``np.empty(like=)`` passes nothing extra, so fill one instead.
+    """
+    out = np.empty(shape, dtype=dtype, like=like)
+    out.fill(fill_value)
+    return out
 
 
 def like(array, value):

@@ -96,3 +96,33 @@ def test_the_search_benchmark_runs_in_quick_mode(capsys):
     out = capsys.readouterr().out
     sides = 3 if search._have_skorch() else 2
     assert out.count("| n_jobs=") == 2 * sides and "n_jobs=1 / n_jobs=2" in out
+
+
+def test_the_torch_twin_gets_the_weights_of_a_model_built_on_the_device(monkeypatch):
+    """``--device cuda`` builds neurona's model on the GPU (``set_device``): its weights
+    reach the torch twin through host copies."""
+    from benchmarks import common
+
+    def from_numpy(a, _orig=torch.from_numpy):  # as with CuPy: only host arrays
+        if type(a) is not np.ndarray:
+            raise TypeError(f"expected np.ndarray (got {type(a).__name__})")
+        return _orig(a)
+    monkeypatch.setattr(torch, "from_numpy", from_numpy)
+    from neurona import backend
+    from tests import fake_cupy
+    cls = next(c for c in CLASSES if c.name == "lenet5")
+    w = cls()
+    fake = fake_cupy.make_module()
+    backend._use_cuda_module(fake)
+    backend.set_device("cuda")
+    try:
+        model = w.neurona_model()
+        twin = w.torch_model()
+        common.copy_weights(model, twin)
+    finally:
+        backend.set_device("cpu")
+        backend._use_cuda_module(None)
+    ps = list(model.parameters())
+    assert all(isinstance(p.data, fake.ndarray) for p in ps)
+    for p, t in zip(ps, twin.parameters()):
+        np.testing.assert_array_equal(t.detach().numpy(), fake.asnumpy(p.data))

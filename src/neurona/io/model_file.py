@@ -174,10 +174,11 @@ def _npz_bytes(arrays) -> bytes:
 
 
 def _split_arrays(value, arrays):
-    """Replace every ndarray in ``value`` by ``{"__ndarray__": key}``, collecting ``arrays``."""
-    if isinstance(value, np.ndarray):
+    """Replace every array in ``value`` by ``{"__ndarray__": key}``, collecting host copies
+    in ``arrays`` (an optimizer's state lives on its parameters' device)."""
+    if isinstance(value, np.ndarray) or _dev.device_of(value).type == "cuda":
         key = f"a{len(arrays)}"
-        arrays[key] = value
+        arrays[key] = _dev.to_numpy(value)
         return {"__ndarray__": key}
     if isinstance(value, dict):
         return {str(k): _split_arrays(v, arrays) for k, v in value.items()}

@@ -162,7 +162,7 @@ def pad(x, pads, value=0.0, batch_last=False):
     shape = (c, hp, wp, n) if batch_last else (n, c, hp, wp)
     # np.zeros is several microseconds cheaper than np.full: it matters at batch size 1
     out = np.zeros(shape, dtype=x.dtype, like=x) if value == 0 else \
-        np.full(shape, value, dtype=x.dtype, like=x)
+        _dev.full(shape, value, x.dtype, like=x)
     if batch_last:
         to_batch_last(out[:, top:top + h, left:left + w], x)
     else:

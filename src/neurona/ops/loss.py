@@ -261,7 +261,7 @@ def _class_weights(name, x, target, weight, ignore_index, smoothing):
         if smoothing:
             y = y * (1 - smoothing) + smoothing / C
         q = y if wb is None else y * wb
-        dy_factor = np.full(bshape, 1 - smoothing, x.dtype, like=x) if wb is None else (1 - smoothing) * wb
+        dy_factor = _dev.full(bshape, 1 - smoothing, x.dtype, like=x) if wb is None else (1 - smoothing) * wb
         return q, int(np.prod(index_shape)), dy_factor
     if target.shape != index_shape:
         hint = (" (integer one-hot targets: pass them as floats)"
@@ -292,7 +292,7 @@ def _class_weights(name, x, target, weight, ignore_index, smoothing):
     q = np.zeros_like(x)
     np.put_along_axis(q, t[:, None], wt[:, None], axis=1)
     if smoothing:
-        spread = (smoothing / C) * (np.ones(bshape, x.dtype, like=x) if wb is None else wb)
+        spread = (smoothing / C) * (_dev.full(bshape, 1, x.dtype, like=x) if wb is None else wb)
         q = q * (1 - smoothing) + spread * keep[:, None]
     return q, wt.sum(), None
 

@@ -320,7 +320,7 @@ class PadConstant(Function):
         self.src = tuple(slice(max(-b, 0), n - max(-e, 0)) for n, (b, e) in zip(x.shape, pairs))
         self.dst = tuple(slice(max(b, 0), max(b, 0) + max(s.stop - s.start, 0))
                          for s, (b, e) in zip(self.src, pairs))
-        out = np.full(out_shape, value, dtype=x.dtype, like=x)
+        out = _dev.full(out_shape, value, x.dtype, like=x)
         out[self.dst] = x[self.src]
         return out
 

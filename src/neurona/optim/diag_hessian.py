@@ -84,7 +84,7 @@ def _tuple(x):
 
 def _ones_like_output(ctx, h):
     h = _dev.asarray(h)
-    return np.ones(h.shape, dtype=h.dtype, like=h)
+    return _dev.full(h.shape, 1, h.dtype, like=h)
 
 
 # ---- one-to-one ops: h_x = c² h_y with c = backward(1) -----------------------------------
