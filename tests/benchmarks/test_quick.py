@@ -126,3 +126,23 @@ def test_the_torch_twin_gets_the_weights_of_a_model_built_on_the_device(monkeypa
     assert all(isinstance(p.data, fake.ndarray) for p in ps)
     for p, t in zip(ps, twin.parameters()):
         np.testing.assert_array_equal(t.detach().numpy(), fake.asnumpy(p.data))
+
+
+def test_on_a_gpu_each_side_runs_one_untimed_pass_first(monkeypatch):
+    """CuPy compiles its kernels on first use: a GPU run passes once untimed, then starts
+    again from the same seeds (the first losses are the CPU's, checked above)."""
+    from neurona import backend
+    from tests import fake_cupy
+    cls = next(c for c in CLASSES if c.name == "mlp")
+    calls = []
+    epoch = cls.epoch_neurona
+    monkeypatch.setattr(cls, "epoch_neurona", lambda self, rep: calls.append(rep) or epoch(self, rep))
+    backend._use_cuda_module(fake_cupy.make_module())
+    try:
+        res = run_workload(cls, quick=True, tiny=True, reps=2, vs_torch=False, device="cuda")
+    finally:
+        backend._use_cuda_module(None)
+    assert calls == [0, 0, 1] and len(res["neurona"]["all"]) == 2
+    calls.clear()
+    run_workload(cls, quick=True, tiny=True, reps=2, vs_torch=False)
+    assert calls == [0, 1]                           # none on the CPU
