@@ -136,7 +136,8 @@ def test_on_a_gpu_each_side_runs_one_untimed_pass_first(monkeypatch):
     cls = next(c for c in CLASSES if c.name == "mlp")
     calls = []
     epoch = cls.epoch_neurona
-    monkeypatch.setattr(cls, "epoch_neurona", lambda self, rep: calls.append(rep) or epoch(self, rep))
+    monkeypatch.setattr(cls, "epoch_neurona",
+                        lambda self, rep: calls.append(rep) or epoch(self, rep))
     backend._use_cuda_module(fake_cupy.make_module())
     try:
         res = run_workload(cls, quick=True, tiny=True, reps=2, vs_torch=False, device="cuda")

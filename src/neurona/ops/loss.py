@@ -261,7 +261,8 @@ def _class_weights(name, x, target, weight, ignore_index, smoothing):
         if smoothing:
             y = y * (1 - smoothing) + smoothing / C
         q = y if wb is None else y * wb
-        dy_factor = _dev.full(bshape, 1 - smoothing, x.dtype, like=x) if wb is None else (1 - smoothing) * wb
+        dy_factor = (_dev.full(bshape, 1 - smoothing, x.dtype, like=x) if wb is None
+                     else (1 - smoothing) * wb)
         return q, int(np.prod(index_shape)), dy_factor
     if target.shape != index_shape:
         hint = (" (integer one-hot targets: pass them as floats)"
