@@ -174,7 +174,7 @@ def main(argv=None):
     r.add_argument("--json", default=None, help="write the results to this file")
     r.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                    help="cuda: neurona on CuPy against PyTorch on CUDA (needs a GPU and "
-                        "neurona[gpu])")
+                        "neurona[gpu]; one untimed pass per side first)")
     r.add_argument("--blas-core", default="env", metavar="env|native|NAME",
                    help="OpenBLAS's kernels: env (default) keeps OPENBLAS_CORETYPE as set, "
                         "native unsets it so OpenBLAS detects the CPU, NAME forces one "

@@ -741,7 +741,7 @@ def build_parser() -> argparse.ArgumentParser:
     for q in (t, e, pr, r):
         q.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                        help="where to compute: cpu (NumPy) or cuda (CuPy, pip install "
-                            "'neurona[gpu]')")
+                            "'neurona[gpu]', or 'neurona[gpu-cuda13]' for CUDA 13)")
     for q in sub.choices.values():  # --debug also after the command: neurona train --debug
         q.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show the Python traceback of an error")
